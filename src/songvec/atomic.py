@@ -1,0 +1,79 @@
+"""Write outputs so that a reader never sees a half-written file.
+
+Every writer in the package goes through :func:`atomic_path`: the data goes to a temporary file in
+the destination folder and is renamed onto the final name only after the write finished. A killed
+process leaves at most a ``.tmp-*`` file behind, never a truncated output under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(final_path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``final_path``; rename it onto ``final_path`` on success.
+
+    ``suffix`` is appended to the temporary name for writers that insist on an extension.
+    On any exception the temporary file (or folder) is removed and the exception propagates.
+    """
+    final = Path(final_path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{final.name}-", suffix=suffix, dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(f"writer produced nothing at {tmp} for {final}")
+        os.replace(tmp, final)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        for child in path.iterdir():
+            _remove(child)
+        path.rmdir()
+    elif path.exists():
+        path.unlink()
+
+
+def write_text(final_path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``final_path`` atomically."""
+    with atomic_path(final_path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(final_path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically (NaN is written as null)."""
+    write_text(final_path, json.dumps(_nan_to_none(obj), indent=2, sort_keys=False) + "\n")
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nan_to_none(v) for v in obj]
+    return obj
+
+
+def write_parquet(final_path: str | os.PathLike, table) -> None:
+    """Write a ``pyarrow.Table`` or ``pandas.DataFrame`` to Parquet atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    with atomic_path(final_path, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp)
