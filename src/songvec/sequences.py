@@ -1,0 +1,94 @@
+"""Listening sequences: one per user, ordered by time, in a compact CSR layout.
+
+On disk a sequence file is Parquet with one row per listening event and the columns
+``user_id, track_id, artist_id, timestamp`` (all int64, timestamp in Unix seconds), sorted by
+``(user_id, timestamp)``. In memory it is a :class:`Sequences`: flat event arrays plus offsets,
+so that sequence ``i`` is ``tracks[offsets[i]:offsets[i + 1]]`` without any per-sequence object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from songvec import atomic
+
+COLUMNS = ("user_id", "track_id", "artist_id", "timestamp")
+SCHEMA = pa.schema([(name, pa.int64()) for name in COLUMNS])
+
+
+@dataclass
+class Sequences:
+    """Play sequences in CSR form.
+
+    Attributes (``n`` sequences, ``E`` events):
+        user_ids: (n,) int64, the user of each sequence, increasing.
+        offsets: (n + 1,) int64, sequence ``i`` spans events ``offsets[i]:offsets[i + 1]``.
+        tracks, artists, timestamps: (E,) int64, per event, in time order inside each sequence.
+    """
+
+    user_ids: np.ndarray
+    offsets: np.ndarray
+    tracks: np.ndarray
+    artists: np.ndarray
+    timestamps: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_events(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """(n,) int64: number of events of each sequence."""
+        return np.diff(self.offsets)
+
+    def track_sequence(self, i: int) -> np.ndarray:
+        """Track ids of sequence ``i`` in time order (a view, not a copy)."""
+        return self.tracks[self.offsets[i]:self.offsets[i + 1]]
+
+    def subset(self, indices: np.ndarray) -> "Sequences":
+        """The sequences at ``indices`` (sorted increasingly so that user ids stay ordered)."""
+        indices = np.sort(np.asarray(indices, dtype=np.int64))
+        lengths = self.lengths[indices]
+        offsets = np.zeros(len(indices) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        starts = self.offsets[indices]
+        # event index of every kept event: start of its sequence + position inside it
+        within = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+        events = np.repeat(starts, lengths) + within
+        return Sequences(self.user_ids[indices], offsets, self.tracks[events],
+                         self.artists[events], self.timestamps[events])
+
+    @classmethod
+    def from_events(cls, user_ids, track_ids, artist_ids, timestamps) -> "Sequences":
+        """Build from event arrays already sorted by ``(user_id, timestamp)``."""
+        user_ids = np.asarray(user_ids, dtype=np.int64)
+        if len(user_ids) and np.any(user_ids[1:] < user_ids[:-1]):
+            raise ValueError("events must be sorted by user_id")
+        starts = np.flatnonzero(np.r_[True, user_ids[1:] != user_ids[:-1]]) if len(user_ids) else \
+            np.zeros(0, dtype=np.int64)
+        offsets = np.append(starts, len(user_ids)).astype(np.int64)
+        return cls(user_ids[starts], offsets, np.asarray(track_ids, dtype=np.int64),
+                   np.asarray(artist_ids, dtype=np.int64), np.asarray(timestamps, dtype=np.int64))
+
+    def to_table(self) -> pa.Table:
+        users = np.repeat(self.user_ids, self.lengths)
+        return pa.table([users, self.tracks, self.artists, self.timestamps], schema=SCHEMA)
+
+
+def read_sequences(path) -> Sequences:
+    """Read a sequence Parquet file (see module docstring) into memory."""
+    table = pq.read_table(path, columns=list(COLUMNS))
+    cols = [table.column(name).to_numpy() for name in COLUMNS]
+    return Sequences.from_events(*cols)
+
+
+def write_sequences(path, sequences: Sequences) -> None:
+    """Write ``sequences`` to ``path`` atomically."""
+    atomic.write_parquet(path, sequences.to_table())
