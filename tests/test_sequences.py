@@ -31,3 +31,9 @@ def test_parquet_round_trip(tmp_path):
     for name in ("user_ids", "offsets", "tracks", "artists", "timestamps"):
         assert np.array_equal(getattr(back, name), getattr(make(), name))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_from_events_rejects_users_split_in_two_runs():
+    import pytest
+    with pytest.raises(ValueError, match="grouped by user_id"):
+        Sequences.from_events([1, 2, 1], [1, 2, 3], [1, 1, 1], [1, 2, 3])

@@ -2,7 +2,7 @@
 
 On disk a sequence file is Parquet with one row per listening event and the columns
 ``user_id, track_id, artist_id, timestamp`` (all int64, timestamp in Unix seconds), sorted by
-``(user_id, timestamp)``. In memory it is a :class:`Sequences`: flat event arrays plus offsets,
+``user_id`` groups (each user's events contiguous, by increasing ``timestamp``). In memory it is a :class:`Sequences`: flat event arrays plus offsets,
 so that sequence ``i`` is ``tracks[offsets[i]:offsets[i + 1]]`` without any per-sequence object.
 """
 
@@ -25,7 +25,7 @@ class Sequences:
     """Play sequences in CSR form.
 
     Attributes (``n`` sequences, ``E`` events):
-        user_ids: (n,) int64, the user of each sequence, increasing.
+        user_ids: (n,) int64, the user of each sequence (each user once).
         offsets: (n + 1,) int64, sequence ``i`` spans events ``offsets[i]:offsets[i + 1]``.
         tracks, artists, timestamps: (E,) int64, per event, in time order inside each sequence.
     """
@@ -53,7 +53,7 @@ class Sequences:
         return self.tracks[self.offsets[i]:self.offsets[i + 1]]
 
     def subset(self, indices: np.ndarray) -> "Sequences":
-        """The sequences at ``indices`` (sorted increasingly so that user ids stay ordered)."""
+        """The sequences at ``indices``, kept in their original order."""
         indices = np.sort(np.asarray(indices, dtype=np.int64))
         lengths = self.lengths[indices]
         offsets = np.zeros(len(indices) + 1, dtype=np.int64)
@@ -67,12 +67,12 @@ class Sequences:
 
     @classmethod
     def from_events(cls, user_ids, track_ids, artist_ids, timestamps) -> "Sequences":
-        """Build from event arrays already sorted by ``(user_id, timestamp)``."""
+        """Build from event arrays grouped by user (each user's events contiguous, in time order)."""
         user_ids = np.asarray(user_ids, dtype=np.int64)
-        if len(user_ids) and np.any(user_ids[1:] < user_ids[:-1]):
-            raise ValueError("events must be sorted by user_id")
         starts = np.flatnonzero(np.r_[True, user_ids[1:] != user_ids[:-1]]) if len(user_ids) else \
             np.zeros(0, dtype=np.int64)
+        if len(np.unique(user_ids[starts])) != len(starts):
+            raise ValueError("events must be grouped by user_id: a user appears in two separate runs")
         offsets = np.append(starts, len(user_ids)).astype(np.int64)
         return cls(user_ids[starts], offsets, np.asarray(track_ids, dtype=np.int64),
                    np.asarray(artist_ids, dtype=np.int64), np.asarray(timestamps, dtype=np.int64))
