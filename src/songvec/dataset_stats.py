@@ -1,0 +1,68 @@
+"""Dataset statistics of the paper's Table 2 and their Markdown rendering.
+
+Table 2 reports, per dataset: songs (distinct tracks), listening events, sequences and the sequence
+length mean, 25th percentile, median and 75th percentile. Percentiles use numpy's default ``"linear"``
+method (type 7 of Hyndman and Fan: linear interpolation between the two closest ranks), so they can be
+fractional. A dataset without sequences has NaN length statistics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from songvec.sequences import Sequences
+
+PERCENTILE_METHOD = "linear"
+
+STATISTICS = {
+    "songs": "Songs",
+    "events": "Events",
+    "sequences": "Sequences",
+    "length_mean": "Seq. length mean",
+    "length_p25": "Seq. length 25th percentile",
+    "length_median": "Seq. length median",
+    "length_p75": "Seq. length 75th percentile",
+}
+"""Statistic key -> row label of the Markdown table, in table order."""
+
+
+def sequence_statistics(seqs: Sequences) -> dict:
+    """Table 2 statistics of ``seqs``: ``songs``, ``events``, ``sequences`` (ints) and the length
+    statistics ``length_mean``, ``length_p25``, ``length_median``, ``length_p75`` (floats, events per sequence)."""
+    lengths = seqs.lengths
+    if len(lengths):
+        mean = float(lengths.mean())
+        p25, median, p75 = (float(v) for v in np.percentile(lengths, [25, 50, 75], method=PERCENTILE_METHOD))
+    else:
+        mean = p25 = median = p75 = math.nan
+    return {"songs": int(len(np.unique(seqs.tracks))), "events": seqs.n_events, "sequences": len(seqs),
+            "length_mean": mean, "length_p25": p25, "length_median": median, "length_p75": p75}
+
+
+def statistics_markdown(rows: dict[str, dict]) -> str:
+    """A Markdown table with one column per dataset (``rows``: dataset name -> statistics dict) and one row
+    per statistic: those of :data:`STATISTICS` in that order, then any other key in first-seen order.
+
+    Integers are printed in full with thousands separators, floats with one decimal, a missing or NaN value
+    as ``n/a``.
+    """
+    if not rows:
+        raise ValueError("statistics_markdown needs at least one dataset")
+    keys = list(STATISTICS)
+    for stats in rows.values():
+        keys += [k for k in stats if k not in keys]
+    lines = ["| Statistic | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
+    for key in keys:
+        cells = [_format(stats.get(key)) for stats in rows.values()]
+        lines.append(f"| {STATISTICS.get(key, key)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _format(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
+    return f"{value:,.1f}"

@@ -1,0 +1,71 @@
+"""Table 2 statistics: a hand-computed case, a naive reference on random data, and the Markdown table."""
+
+import math
+
+import numpy as np
+import pytest
+
+from songvec.dataset_stats import sequence_statistics, statistics_markdown
+from songvec.sequences import Sequences
+
+
+def _sequences(track_lists):
+    users = np.repeat(np.arange(len(track_lists)), [len(t) for t in track_lists])
+    tracks = np.concatenate([np.asarray(t, dtype=np.int64) for t in track_lists]) if track_lists else []
+    return Sequences.from_events(users, tracks, np.zeros(len(users)), np.arange(len(users)))
+
+
+def test_statistics_by_hand():
+    seqs = _sequences([[5], [5, 6], [7, 7, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]])
+    stats = sequence_statistics(seqs)
+    # lengths 1, 2, 3, 10; linear percentile at rank (n - 1) * q: 0.75 -> 1.75, 1.5 -> 2.5, 2.25 -> 3 + 0.25 * 7
+    assert stats == {"songs": 10, "events": 16, "sequences": 4, "length_mean": 4.0,
+                     "length_p25": 1.75, "length_median": 2.5, "length_p75": 4.75}
+    assert isinstance(stats["songs"], int) and isinstance(stats["length_p25"], float)
+
+
+def test_empty_sequences_have_nan_lengths():
+    stats = sequence_statistics(_sequences([]))
+    assert (stats["songs"], stats["events"], stats["sequences"]) == (0, 0, 0)
+    assert all(math.isnan(stats[k]) for k in ("length_mean", "length_p25", "length_median", "length_p75"))
+
+
+def naive_percentile(values, q):
+    """Hyndman-Fan type 7, written out."""
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (rank - low) * (ordered[high] - ordered[low])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_matches_naive_reference_on_random_data(seed):
+    rng = np.random.default_rng(seed)
+    track_lists = [list(rng.integers(0, 300, rng.integers(1, 60))) for _ in range(rng.integers(1, 40))]
+    stats = sequence_statistics(_sequences(track_lists))
+    lengths = [len(t) for t in track_lists]
+    assert stats["songs"] == len({t for tracks in track_lists for t in tracks})
+    assert stats["events"] == sum(lengths) and stats["sequences"] == len(track_lists)
+    assert stats["length_mean"] == pytest.approx(sum(lengths) / len(lengths))
+    for key, q in (("length_p25", 25), ("length_median", 50), ("length_p75", 75)):
+        assert stats[key] == pytest.approx(naive_percentile(lengths, q))
+
+
+def test_markdown_table():
+    rows = {"LFM-1b": {"songs": 31_000_000, "events": 1_000_000_000, "sequences": 120_000, "length_mean": 9044.25,
+                       "length_p25": 1138.0, "length_median": 3930.5, "length_p75": 16155.0},
+            "test split": {"songs": 3, "events": 4, "sequences": 0, "length_mean": math.nan, "extra": 2}}
+    assert statistics_markdown(rows) == (
+        "| Statistic | LFM-1b | test split |\n"
+        "|---|---:|---:|\n"
+        "| Songs | 31,000,000 | 3 |\n"
+        "| Events | 1,000,000,000 | 4 |\n"
+        "| Sequences | 120,000 | 0 |\n"
+        "| Seq. length mean | 9,044.2 | n/a |\n"
+        "| Seq. length 25th percentile | 1,138.0 | n/a |\n"
+        "| Seq. length median | 3,930.5 | n/a |\n"
+        "| Seq. length 75th percentile | 16,155.0 | n/a |\n"
+        "| extra | n/a | 2 |\n")
+    with pytest.raises(ValueError, match="at least one dataset"):
+        statistics_markdown({})
