@@ -1,0 +1,37 @@
+# Multi-objective hyper-parameter optimization of behavioral song embeddings (Quadrana et al., ISMIR 2023).
+#
+#   snakemake --cores 2                 the whole paper on the configured dataset (default: generated demo)
+#   snakemake -n                        show the DAG without running anything
+#   snakemake --cores 2 <target>        rebuild one output alone, e.g. results/hpo/HitRate/best.json
+#   snakemake --report results/report.html   one HTML report with every table and figure
+#
+# Data flow, stage by stage (one rule file each, in workflow/rules/):
+#   data.smk        raw LFM-1b-format files -> sequences.parquet -> track genres, 98/1/1 split, Table 2
+#   embeddings.smk  masked training split + evaluation pairs; hard-negative mining; Word2Vec models; metrics
+#   hpo.smk         one Optuna study per objective (+ a Pareto study), workers sharing one storage
+#   evaluation.smk  best configurations retrained with several seeds, tested, Table 4 with significance marks
+#   analyses.smk    popularity heatmaps, coherence vs VRC, scale study, play-rate proxy, trade-off plot
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/embeddings.smk"
+include: "workflow/rules/hpo.smk"
+include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/analyses.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

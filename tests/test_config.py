@@ -1,0 +1,62 @@
+"""Bad configuration is rejected at start-up with a message naming the key."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from songvec.config import ConfigError, check_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def edited(edit):
+    config = copy.deepcopy(DEFAULT)
+    edit(config)
+    return config
+
+
+def test_default_config_is_valid():
+    check_config(copy.deepcopy(DEFAULT), SCHEMA)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c.update(datset="demo"), "config key 'datset' is unknown"),
+    (lambda c: c["split"].update(trian=0.5), "config key 'split.trian' is unknown"),
+    (lambda c: c.update(dataset="lfm2b"), "config key 'dataset': 'lfm2b' is not one of"),
+    (lambda c: c.update(seed="42"), "config key 'seed': '42' is not of type 'integer'"),
+    (lambda c: c["split"].update(train=1.5), "config key 'split.train': 1.5 is greater than the maximum of 1"),
+    (lambda c: c["split"].update(train=0.9), "config key 'split': train + valid + test must sum to 1, got 0.92"),
+    (lambda c: c["hpo"].update(objectives=[]), "config key 'hpo.objectives': [] should be non-empty"),
+    (lambda c: c["hpo"]["search_space"]["window"].update(low=50),
+     "config key 'hpo.search_space.window': low 50 > high 40"),
+    (lambda c: c["hpo"]["search_space"]["alpha"].update(low=0.0),
+     "config key 'hpo.search_space.alpha': a log scale needs low > 0"),
+    (lambda c: c["hpo"].update(objectives=["HitRate", "lambdaGenre(2)"]), "config key 'hpo.objectives[1]'"),
+    (lambda c: c["hpo"].update(objectives=["VRCGenre"]), "must contain HitRate"),
+    (lambda c: c["word2vec"].update(max_sentence_tokens=20000),
+     "config key 'word2vec.max_sentence_tokens': 20000 is greater than the maximum of 10000"),
+    (lambda c: c["ingest"].update(bad_rows="ignore"), "config key 'ingest.bad_rows': 'ignore' is not one of"),
+    (lambda c: c.update(dataset="folder"), "config key 'folder.path': must name a folder"),
+    (lambda c: c["final"].update(seeds=[]), "config key 'final.seeds': [] should be non-empty"),
+    (lambda c: c["analyses"]["popularity"].update(optimized="lambdaGenre(0.5)"),
+     "config key 'analyses.popularity.optimized'"),
+    (lambda c: c["lfm1b"]["files"]["LFM-1b.zip"].update(sha256="abc"),
+     "config key 'lfm1b.files.LFM-1b.zip.sha256': 'abc' does not match"),
+])
+def test_bad_config_names_the_key(edit, message):
+    with pytest.raises(ConfigError) as error:
+        check_config(edited(edit), SCHEMA)
+    assert message in str(error.value)
+
+
+def test_every_problem_is_listed_at_once():
+    def two_problems(c):
+        c.update(seed=-1)
+        c["evaluation"].update(k=0)
+    with pytest.raises(ConfigError) as error:
+        check_config(edited(two_problems), SCHEMA)
+    assert "'seed'" in str(error.value) and "'evaluation.k'" in str(error.value)

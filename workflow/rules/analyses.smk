@@ -1,0 +1,188 @@
+# Analyses of sections 4.3-4.7: every remaining table and figure of the paper.
+
+
+rule popularity_analysis:
+    input:
+        train_masked=f"{RESULTS}/data/train_masked.parquet",
+        default_pairs=f"{RESULTS}/metrics/default/seed-{FIRST_SEED}/test_pairs.parquet",
+        optimized_pairs=f"{RESULTS}/metrics/{POPULARITY_SETTING}/seed-{FIRST_SEED}/test_pairs.parquet",
+    output:
+        table=f"{RESULTS}/tables/popularity.csv",
+        png=report(
+            f"{RESULTS}/figures/popularity.png",
+            caption="../report/popularity.rst",
+            category="Figures",
+            labels={"figure": "Fig. 2/4: HitRate by popularity bucket"},
+        ),
+        pdf=f"{RESULTS}/figures/popularity.pdf",
+    params:
+        options=config["analyses"]["popularity"],
+        seed=SEED,
+    log:
+        f"{RESULTS}/logs/popularity_analysis.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/popularity_analysis.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../../scripts/popularity_analysis.py"
+
+
+rule coherence_vs_vrc:
+    input:
+        metrics=expand(
+            f"{RESULTS}/metrics/{{setting}}/seed-{FIRST_SEED}/test.json",
+            setting=FINAL_SETTINGS,
+        ),
+    output:
+        table=f"{RESULTS}/tables/coherence_vs_vrc.csv",
+        png=report(
+            f"{RESULTS}/figures/coherence_vs_vrc.png",
+            caption="../report/coherence_vs_vrc.rst",
+            category="Figures",
+            labels={"figure": "Fig. 1: local coherence against VRC"},
+        ),
+        pdf=f"{RESULTS}/figures/coherence_vs_vrc.pdf",
+    params:
+        settings=FINAL_SETTINGS,
+        n_spaces=config["analyses"]["coherence_spaces"],
+    log:
+        f"{RESULTS}/logs/coherence_vs_vrc.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/coherence_vs_vrc.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../../scripts/coherence_vs_vrc.py"
+
+
+rule scale_table:
+    input:
+        metrics=final_outputs(["default"] + SCALE_STUDIES, "test.json"),
+        pairs=final_outputs(["default"] + SCALE_STUDIES, "test_pairs.parquet"),
+        songs=final_outputs(["default"] + SCALE_STUDIES, "test_songs.parquet"),
+        summaries=expand(f"{RESULTS}/hpo/{{study}}/summary.json", study=SCALE_STUDIES),
+    output:
+        csv=f"{RESULTS}/tables/table6.csv",
+        markdown=report(
+            f"{RESULTS}/tables/table6.md",
+            caption="../report/table6.rst",
+            category="Tables",
+            labels={"table": "Table 6: HPO at increasing subsample rates"},
+        ),
+        tests=f"{RESULTS}/tables/table6_tests.csv",
+    params:
+        settings=["default"] + SCALE_STUDIES,
+        fractions=config["analyses"]["scale"]["fractions"],
+        seeds=config["final"]["seeds"],
+        level=config["final"]["significance_level"],
+    log:
+        f"{RESULTS}/logs/scale_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/scale_table.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../../scripts/scale_table.py"
+
+
+rule play_rate_analysis:
+    input:
+        test=f"{RESULTS}/data/split/test.parquet",
+        models=expand(
+            f"{RESULTS}/models/{{setting}}/seed-{FIRST_SEED}/vectors.kv",
+            setting=TABLE4_SETTINGS,
+        ),
+        best=expand(f"{RESULTS}/hpo/{{study}}/best.json", study=STUDIES),
+    output:
+        csv=f"{RESULTS}/tables/table5.csv",
+        markdown=report(
+            f"{RESULTS}/tables/table5.md",
+            caption="../report/table5.rst",
+            category="Tables",
+            labels={"table": "Table 5: transition rate against cosine similarity (proxy)"},
+        ),
+        bins=f"{RESULTS}/tables/play_rate_by_similarity.csv",
+        png=report(
+            f"{RESULTS}/figures/play_rate.png",
+            caption="../report/play_rate.rst",
+            category="Figures",
+            labels={"figure": "Fig. 3: relative transition rate by cosine similarity (proxy)"},
+        ),
+        pdf=f"{RESULTS}/figures/play_rate.pdf",
+    params:
+        settings=TABLE4_SETTINGS,
+        studies=STUDIES,
+        frequent=config["analyses"]["play_rate"]["frequent_min_transitions"],
+    log:
+        f"{RESULTS}/logs/play_rate_analysis.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/play_rate_analysis.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../../scripts/play_rate_analysis.py"
+
+
+rule tradeoff_plot:
+    input:
+        trials=expand(f"{RESULTS}/hpo/{{study}}/trials.csv", study=list(STUDIES) + PARETO),
+        best=expand(f"{RESULTS}/hpo/{{study}}/best.json", study=list(STUDIES) + PARETO),
+    output:
+        png=report(
+            f"{RESULTS}/figures/tradeoff.png",
+            caption="../report/tradeoff.rst",
+            category="Figures",
+            labels={"figure": "Trade-off: every trial in the HitRate x VRCGenre plane"},
+        ),
+        pdf=f"{RESULTS}/figures/tradeoff.pdf",
+    params:
+        studies=list(STUDIES) + PARETO,
+        objectives=STUDIES,
+        pareto_study=PARETO_STUDY,
+    log:
+        f"{RESULTS}/logs/tradeoff_plot.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/tradeoff_plot.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../../scripts/tradeoff_plot.py"
+
+
+rule package_versions:
+    output:
+        report(
+            f"{RESULTS}/versions.json",
+            caption="../report/versions.rst",
+            category="Run",
+            labels={"item": "package versions and configuration"},
+        ),
+    params:
+        config=config,
+    log:
+        f"{RESULTS}/logs/package_versions.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/package_versions.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../../scripts/package_versions.py"

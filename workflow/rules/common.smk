@@ -1,0 +1,122 @@
+# Shared set-up: the package on the path, config validation, and the functions that name files.
+import os
+import sys
+from pathlib import Path
+
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+# Jobs (scripts, cluster jobs, conda envs) import the package from the clone and hash strings
+# reproducibly; the workflow's own package wins over any installed copy.
+os.environ.update(
+    {
+        "PYTHONPATH": os.pathsep.join(p for p in [SRC, os.environ.get("PYTHONPATH", "")] if p),
+        "PYTHONHASHSEED": "0",
+    }
+)
+
+from songvec.config import check_config
+from songvec.hpo import parse_objective
+
+check_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+
+RESULTS = "results"
+SEED = config["seed"]
+STUDIES = {parse_objective(name).slug: name for name in config["hpo"]["objectives"]}
+PARETO_STUDY = "Pareto-HitRate-VRCGenre"
+SCALE_STUDIES = [f"HitRate-sample{fraction:g}" for fraction in config["analyses"]["scale"]["fractions"]]
+PARETO = [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] else []
+TABLE4_SETTINGS = ["default"] + list(STUDIES)
+FINAL_SETTINGS = TABLE4_SETTINGS + SCALE_STUDIES
+FIRST_SEED = config["final"]["seeds"][0]
+POPULARITY_SETTING = parse_objective(config["analyses"]["popularity"]["optimized"]).slug
+LFM1B_ARCHIVES = ["LFM-1b.zip", "LFM-1b_UGP.zip"]
+
+
+def raw_dir():
+    """Folder holding the LFM-1b-format files of the configured dataset."""
+    if config["dataset"] == "demo":
+        return f"{RESULTS}/raw/demo-{config['demo']['size']}"
+    if config["dataset"] == "folder":
+        return config["folder"]["path"]
+    return config["lfm1b"]["folder"] or f"{RESULTS}/raw/lfm1b"
+
+
+def raw_file(name):
+    return f"{raw_dir()}/{name}"
+
+
+def genre_files():
+    source = config["genres"]["source"]
+    return {
+        "artist_genres": raw_file(f"LFM-1b_artist_genres_{source}.txt"),
+        "genre_names": raw_file(f"genres_{source}.txt"),
+    }
+
+
+def lfm1b_archive(name):
+    """An archive given in config (archive_dir), or the one the download rule fetches."""
+    given = config["lfm1b"]["archive_dir"]
+    return f"{given}/{name}" if given else f"{RESULTS}/raw/lfm1b/archives/{name}"
+
+
+def study_storage(study):
+    """Optuna storage URL of one study (hpo.storage: sqlite | journal | a database URL shared by all)."""
+    storage = config["hpo"]["storage"]
+    if storage == "sqlite":
+        return f"sqlite:///{RESULTS}/hpo/{study}/study.db"
+    if storage == "journal":
+        return f"journal:{RESULTS}/hpo/{study}/study.journal"
+    return storage
+
+
+def study_objective(study):
+    if study == PARETO_STUDY:
+        return "pareto"
+    if study in SCALE_STUDIES:
+        return "HitRate"
+    return STUDIES[study]
+
+
+def study_training(study):
+    """Training sequences of a study: the full masked training split, or a subsample (scale study)."""
+    if study in SCALE_STUDIES:
+        return f"{RESULTS}/data/train_masked_{study.removeprefix('HitRate-')}.parquet"
+    return f"{RESULTS}/data/train_masked.parquet"
+
+
+def study_in_set_pairs(study):
+    """In-set evaluation pairs of a study's training sequences."""
+    if study in SCALE_STUDIES:
+        return f"{RESULTS}/data/pairs/in_set_{study.removeprefix('HitRate-')}.parquet"
+    return f"{RESULTS}/data/pairs/in_set.parquet"
+
+
+def setting_params(wildcards):
+    """Hyper-parameters of a model setting: none for the default, the study's best otherwise."""
+    if wildcards.setting == "default":
+        return []
+    return [f"{RESULTS}/hpo/{wildcards.setting}/best.json"]
+
+
+def final_outputs(settings, name):
+    """Evaluation outputs ``name`` of every setting x final seed, setting-major."""
+    return expand(
+        f"{RESULTS}/metrics/{{setting}}/seed-{{seed}}/{name}",
+        setting=settings,
+        seed=config["final"]["seeds"],
+    )
+
+
+def all_targets():
+    targets = [
+        f"{RESULTS}/tables/table2.md",
+        f"{RESULTS}/tables/table4.md",
+        f"{RESULTS}/tables/table5.md",
+        f"{RESULTS}/tables/table6.md",
+        f"{RESULTS}/figures/popularity.png",
+        f"{RESULTS}/figures/coherence_vs_vrc.png",
+        f"{RESULTS}/figures/play_rate.png",
+        f"{RESULTS}/figures/tradeoff.png",
+        f"{RESULTS}/versions.json",
+    ]
+    return targets

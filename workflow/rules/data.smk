@@ -1,0 +1,165 @@
+# Data stage: raw LFM-1b-format files -> per-user sequences -> track genres, 98/1/1 split, Table 2.
+
+
+rule generate_demo:
+    output:
+        events=f"{RESULTS}/raw/demo-{{size}}/LFM-1b_LEs.txt",
+        tracks=f"{RESULTS}/raw/demo-{{size}}/LFM-1b_tracks.txt",
+        artists=f"{RESULTS}/raw/demo-{{size}}/LFM-1b_artists.txt",
+        freebase=f"{RESULTS}/raw/demo-{{size}}/LFM-1b_artist_genres_freebase.txt",
+        freebase_names=f"{RESULTS}/raw/demo-{{size}}/genres_freebase.txt",
+        allmusic=f"{RESULTS}/raw/demo-{{size}}/LFM-1b_artist_genres_allmusic.txt",
+        allmusic_names=f"{RESULTS}/raw/demo-{{size}}/genres_allmusic.txt",
+        summary=f"{RESULTS}/raw/demo-{{size}}/summary.json",
+    params:
+        seed=SEED,
+    log:
+        f"{RESULTS}/logs/generate_demo/{{size}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/generate_demo/{{size}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/generate_demo.py"
+
+
+rule download_lfm1b:
+    output:
+        f"{RESULTS}/raw/lfm1b/archives/{{archive}}",
+    wildcard_constraints:
+        archive="|".join(LFM1B_ARCHIVES).replace(".", r"\."),
+    params:
+        mirrors=config["lfm1b"]["mirrors"],
+        expected=lambda wildcards: config["lfm1b"]["files"][wildcards.archive],
+    log:
+        f"{RESULTS}/logs/download_lfm1b/{{archive}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/download_lfm1b/{{archive}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/download_lfm1b.py"
+
+
+rule extract_lfm1b:
+    input:
+        events_archive=lfm1b_archive("LFM-1b.zip"),
+        genres_archive=lfm1b_archive("LFM-1b_UGP.zip"),
+    output:
+        events=f"{RESULTS}/raw/lfm1b/LFM-1b_LEs.txt",
+        tracks=f"{RESULTS}/raw/lfm1b/LFM-1b_tracks.txt",
+        artists=f"{RESULTS}/raw/lfm1b/LFM-1b_artists.txt",
+        freebase=f"{RESULTS}/raw/lfm1b/LFM-1b_artist_genres_freebase.txt",
+        freebase_names=f"{RESULTS}/raw/lfm1b/genres_freebase.txt",
+        allmusic=f"{RESULTS}/raw/lfm1b/LFM-1b_artist_genres_allmusic.txt",
+        allmusic_names=f"{RESULTS}/raw/lfm1b/genres_allmusic.txt",
+    log:
+        f"{RESULTS}/logs/extract_lfm1b.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/extract_lfm1b.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/extract_lfm1b.py"
+
+
+rule ingest_events:
+    input:
+        events=raw_file("LFM-1b_LEs.txt"),
+    output:
+        sequences=f"{RESULTS}/data/sequences.parquet",
+        summary=f"{RESULTS}/data/ingest_summary.json",
+    params:
+        options=config["ingest"],
+        seed=SEED,
+    log:
+        f"{RESULTS}/logs/ingest_events.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ingest_events.tsv"
+    threads: 2
+    resources:
+        mem_mb=int(config["ingest"]["memory_budget_gb"] * 1024) + 2000,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/ingest_events.py"
+
+
+rule map_genres:
+    input:
+        unpack(genre_files),
+        sequences=f"{RESULTS}/data/sequences.parquet",
+        artists=raw_file("LFM-1b_artists.txt"),
+    output:
+        genres=f"{RESULTS}/data/track_genres.parquet",
+        summary=f"{RESULTS}/data/genre_summary.json",
+    log:
+        f"{RESULTS}/logs/map_genres.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/map_genres.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/map_genres.py"
+
+
+rule split_sequences:
+    input:
+        sequences=f"{RESULTS}/data/sequences.parquet",
+    output:
+        train=f"{RESULTS}/data/split/train.parquet",
+        valid=f"{RESULTS}/data/split/valid.parquet",
+        test=f"{RESULTS}/data/split/test.parquet",
+        summary=f"{RESULTS}/data/split/summary.json",
+    params:
+        fractions=config["split"],
+        seed=SEED,
+    log:
+        f"{RESULTS}/logs/split_sequences.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/split_sequences.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/split_sequences.py"
+
+
+rule dataset_statistics:
+    input:
+        sequences=f"{RESULTS}/data/sequences.parquet",
+    output:
+        csv=f"{RESULTS}/tables/table2.csv",
+        markdown=report(
+            f"{RESULTS}/tables/table2.md",
+            caption="../report/table2.rst",
+            category="Tables",
+            labels={"table": "Table 2: dataset statistics"},
+        ),
+    params:
+        dataset=config["dataset"],
+    log:
+        f"{RESULTS}/logs/dataset_statistics.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/dataset_statistics.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/dataset_statistics.py"

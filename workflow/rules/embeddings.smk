@@ -1,0 +1,125 @@
+# Embedding stage: what models train on, what they are evaluated on, the models and their metrics.
+
+
+rule prepare_evaluation:
+    input:
+        train=f"{RESULTS}/data/split/train.parquet",
+        valid=f"{RESULTS}/data/split/valid.parquet",
+        test=f"{RESULTS}/data/split/test.parquet",
+    output:
+        train_masked=f"{RESULTS}/data/train_masked.parquet",
+        in_set=f"{RESULTS}/data/pairs/in_set.parquet",
+        valid=f"{RESULTS}/data/pairs/valid.parquet",
+        test=f"{RESULTS}/data/pairs/test.parquet",
+        summary=f"{RESULTS}/data/pairs/summary.json",
+    params:
+        max_pairs=config["evaluation"]["max_pairs"],
+        seed=SEED,
+    log:
+        f"{RESULTS}/logs/prepare_evaluation.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/prepare_evaluation.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/embeddings.yaml"
+    script:
+        "../../scripts/prepare_evaluation.py"
+
+
+rule subsample_training:
+    input:
+        train_masked=f"{RESULTS}/data/train_masked.parquet",
+        in_set=f"{RESULTS}/data/pairs/in_set.parquet",
+    output:
+        train_masked=f"{RESULTS}/data/train_masked_sample{{fraction}}.parquet",
+        in_set=f"{RESULTS}/data/pairs/in_set_sample{{fraction}}.parquet",
+    wildcard_constraints:
+        fraction=r"0\.[0-9]+|1",
+    params:
+        seed=SEED,
+    log:
+        f"{RESULTS}/logs/subsample_training/{{fraction}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/subsample_training/{{fraction}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/embeddings.yaml"
+    script:
+        "../../scripts/subsample_training.py"
+
+
+rule mine_false_neighbors:
+    input:
+        train_masked=f"{RESULTS}/data/train_masked.parquet",
+    output:
+        pairs=f"{RESULTS}/false_neighbors/hard_negatives.parquet",
+        summary=f"{RESULTS}/false_neighbors/summary.json",
+    params:
+        options=config["false_neighbors"],
+    log:
+        f"{RESULTS}/logs/mine_false_neighbors.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/mine_false_neighbors.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+    conda:
+        "../../envs/embeddings.yaml"
+    script:
+        "../../scripts/mine_false_neighbors.py"
+
+
+rule train_model:
+    input:
+        train_masked=f"{RESULTS}/data/train_masked.parquet",
+        params=setting_params,
+    output:
+        vectors=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/vectors.kv",
+        record=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/record.json",
+    params:
+        word2vec=config["word2vec"],
+    log:
+        f"{RESULTS}/logs/train_model/{{setting}}/seed-{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_model/{{setting}}/seed-{{seed}}.tsv"
+    threads: config["word2vec"]["workers"]
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/embeddings.yaml"
+    script:
+        "../../scripts/train_model.py"
+
+
+rule evaluate_model:
+    input:
+        vectors=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/vectors.kv",
+        in_set=f"{RESULTS}/data/pairs/in_set.parquet",
+        out_of_set=f"{RESULTS}/data/pairs/{{split}}.parquet",
+        genres=f"{RESULTS}/data/track_genres.parquet",
+        hard_negatives=f"{RESULTS}/false_neighbors/hard_negatives.parquet",
+        train_masked=f"{RESULTS}/data/train_masked.parquet",
+    output:
+        metrics=f"{RESULTS}/metrics/{{setting}}/seed-{{seed}}/{{split}}.json",
+        pairs=f"{RESULTS}/metrics/{{setting}}/seed-{{seed}}/{{split}}_pairs.parquet",
+        songs=f"{RESULTS}/metrics/{{setting}}/seed-{{seed}}/{{split}}_songs.parquet",
+    wildcard_constraints:
+        split="valid|test",
+    params:
+        evaluation=config["evaluation"],
+        seed=SEED,
+    log:
+        f"{RESULTS}/logs/evaluate_model/{{setting}}/seed-{{seed}}/{{split}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate_model/{{setting}}/seed-{{seed}}/{{split}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/embeddings.yaml"
+    script:
+        "../../scripts/evaluate_model.py"

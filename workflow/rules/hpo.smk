@@ -1,0 +1,58 @@
+# HPO stage: one Optuna study per objective; `hpo.workers` worker jobs per study share its storage.
+
+
+rule hpo_worker:
+    input:
+        train_masked=lambda wildcards: study_training(wildcards.study),
+        in_set=lambda wildcards: study_in_set_pairs(wildcards.study),
+        out_of_set=f"{RESULTS}/data/pairs/valid.parquet",
+        genres=f"{RESULTS}/data/track_genres.parquet",
+        hard_negatives=f"{RESULTS}/false_neighbors/hard_negatives.parquet",
+        default_metrics=f"{RESULTS}/metrics/default/seed-{SEED}/valid.json",
+        default_record=f"{RESULTS}/models/default/seed-{SEED}/record.json",
+    output:
+        f"{RESULTS}/hpo/{{study}}/worker-{{worker}}.json",
+    params:
+        storage=lambda wildcards: study_storage(wildcards.study),
+        objective=lambda wildcards: study_objective(wildcards.study),
+        hpo=config["hpo"],
+        word2vec=config["word2vec"],
+        evaluation=config["evaluation"],
+        seed=SEED,
+    log:
+        f"{RESULTS}/logs/hpo/{{study}}/worker-{{worker}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/hpo/{{study}}/worker-{{worker}}.tsv"
+    threads: config["word2vec"]["workers"]
+    resources:
+        mem_mb=4000,
+        runtime=24 * 60,
+    conda:
+        "../../envs/hpo.yaml"
+    script:
+        "../../scripts/hpo_worker.py"
+
+
+rule hpo_summary:
+    input:
+        workers=expand(
+            f"{RESULTS}/hpo/{{{{study}}}}/worker-{{worker}}.json",
+            worker=range(config["hpo"]["workers"]),
+        ),
+    output:
+        best=f"{RESULTS}/hpo/{{study}}/best.json",
+        trials=f"{RESULTS}/hpo/{{study}}/trials.csv",
+        summary=f"{RESULTS}/hpo/{{study}}/summary.json",
+    params:
+        storage=lambda wildcards: study_storage(wildcards.study),
+    log:
+        f"{RESULTS}/logs/hpo/{{study}}/summary.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/hpo/{{study}}/summary.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/hpo.yaml"
+    script:
+        "../../scripts/hpo_summary.py"
