@@ -18,6 +18,7 @@ rule popularity_analysis:
     params:
         options=config["analyses"]["popularity"],
         seed=SEED,
+        k=config["evaluation"]["k"],
     log:
         f"{RESULTS}/logs/popularity_analysis.log",
     benchmark:
@@ -103,6 +104,7 @@ rule play_rate_analysis:
             setting=TABLE4_SETTINGS,
         ),
         best=expand(f"{RESULTS}/hpo/{{study}}/best.json", study=STUDIES),
+        paper="workflow/resources/paper_results.yaml",
     output:
         csv=f"{RESULTS}/tables/table5.csv",
         markdown=report(
@@ -123,6 +125,7 @@ rule play_rate_analysis:
         settings=TABLE4_SETTINGS,
         studies=STUDIES,
         frequent=config["analyses"]["play_rate"]["frequent_min_transitions"],
+        max_gap_seconds=config["analyses"]["play_rate"]["max_gap_seconds"],
     log:
         f"{RESULTS}/logs/play_rate_analysis.log",
     benchmark:
@@ -152,6 +155,7 @@ rule tradeoff_plot:
         studies=list(STUDIES) + PARETO,
         objectives=STUDIES,
         pareto_study=PARETO_STUDY,
+        k=config["evaluation"]["k"],
     log:
         f"{RESULTS}/logs/tradeoff_plot.log",
     benchmark:
