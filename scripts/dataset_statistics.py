@@ -1,6 +1,7 @@
 """Table 2 analog: songs, events, sequences and the sequence length distribution (rule dataset_statistics)."""
 
 import pandas as pd
+import yaml
 
 from songvec import atomic, dataset_stats
 from songvec.logs import logged
@@ -9,7 +10,7 @@ from songvec.sequences import read_sequences
 with logged(snakemake.log[0]) as log:
     stats = dataset_stats.sequence_statistics(read_sequences(snakemake.input.sequences))
     log.info("statistics: %s", stats)
-    atomic.write_text(snakemake.output.csv, pd.DataFrame([stats], index=[snakemake.params.dataset])
-                      .rename_axis("dataset").to_csv())
-    atomic.write_text(snakemake.output.markdown,
-                      dataset_stats.statistics_markdown({snakemake.params.dataset: stats}))
+    paper = yaml.safe_load(open(snakemake.input.paper, encoding="utf-8"))["table2"]
+    columns = {snakemake.params.dataset: stats, **{f"{name} (paper)": row for name, row in paper.items()}}
+    atomic.write_text(snakemake.output.csv, pd.DataFrame(columns).rename_axis("statistic").to_csv())
+    atomic.write_text(snakemake.output.markdown, dataset_stats.statistics_markdown(columns))

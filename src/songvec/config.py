@@ -42,7 +42,7 @@ def schema_problems(config: dict, schema: dict) -> list[str]:
 
 def semantic_problems(config: dict) -> list[str]:
     """Cross-field problems the schema cannot express."""
-    from songvec.hpo import parse_objective
+    from songvec.hpo import Objective
 
     problems = []
     split = config["split"]
@@ -56,7 +56,7 @@ def semantic_problems(config: dict) -> list[str]:
             problems.append(f"config key 'hpo.search_space.{name}': a log scale needs low > 0")
     for i, name in enumerate(config["hpo"]["objectives"]):
         try:
-            parse_objective(name)
+            Objective.parse(name)
         except ValueError as error:
             problems.append(f"config key 'hpo.objectives[{i}]': {error}")
     optimized = config["analyses"]["popularity"]["optimized"]

@@ -15,20 +15,20 @@ os.environ.update(
 )
 
 from songvec.config import check_config
-from songvec.hpo import parse_objective
+from songvec.hpo import Objective
 
 check_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 
 RESULTS = "results"
 SEED = config["seed"]
-STUDIES = {parse_objective(name).slug: name for name in config["hpo"]["objectives"]}
+STUDIES = {Objective.parse(name).study_name: name for name in config["hpo"]["objectives"]}
 PARETO_STUDY = "Pareto-HitRate-VRCGenre"
 SCALE_STUDIES = [f"HitRate-sample{fraction:g}" for fraction in config["analyses"]["scale"]["fractions"]]
 PARETO = [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] else []
 TABLE4_SETTINGS = ["default"] + list(STUDIES)
 FINAL_SETTINGS = TABLE4_SETTINGS + SCALE_STUDIES
 FIRST_SEED = config["final"]["seeds"][0]
-POPULARITY_SETTING = parse_objective(config["analyses"]["popularity"]["optimized"]).slug
+POPULARITY_SETTING = Objective.parse(config["analyses"]["popularity"]["optimized"]).study_name
 LFM1B_ARCHIVES = ["LFM-1b.zip", "LFM-1b_UGP.zip"]
 
 

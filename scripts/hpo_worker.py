@@ -1,0 +1,45 @@
+"""One worker of one HPO study: train and evaluate configurations until the study is done (rule hpo_worker)."""
+
+import json
+
+from songvec import atomic, hpo
+from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator
+from songvec.logs import logged
+from songvec.sequences import read_sequences
+from songvec.training import TrainingSettings
+
+with logged(snakemake.log[0]) as log:
+    inputs, options = snakemake.input, snakemake.params.hpo
+    study = snakemake.wildcards.study
+    worker = int(snakemake.wildcards.worker)
+    default_metrics = json.load(open(inputs.default_metrics, encoding="utf-8"))
+    default_seconds = json.load(open(inputs.default_record, encoding="utf-8"))["train_seconds"]
+    word2vec = snakemake.params.word2vec
+    evaluate = configuration_evaluator(
+        read_sequences(inputs.train_masked),
+        EvaluationData.load(inputs.in_set, inputs.out_of_set, inputs.genres, inputs.hard_negatives),
+        EvaluationSettings.from_config(snakemake.params.evaluation, snakemake.params.seed),
+        TrainingSettings(**{k: v for k, v in word2vec.items() if k != "defaults"}, seed=snakemake.params.seed),
+        time_budget_seconds=options["time_budget_factor"] * default_seconds,
+        logger=log,
+    )
+    common = dict(
+        max_trials=options["max_trials"],
+        space=hpo.SearchSpace.from_dict(options["search_space"]),
+        n_random_trials=options["random_trials"],
+        patience=options["patience"],
+        seed=snakemake.params.seed,
+        worker_index=worker,
+        heartbeat_interval=options["heartbeat_seconds"],
+        logger=log,
+    )
+    log.info("study %s, worker %d: default training took %.2fs, budget %.2fs per trial", study, worker,
+             default_seconds, options["time_budget_factor"] * default_seconds)
+    if snakemake.params.objective == "pareto":
+        hpo.run_pareto_worker(study, snakemake.params.storage, evaluate, default_metrics,
+                              **common | {"max_trials": options["pareto"]["max_trials"]})
+    else:
+        hpo.run_study_worker(study, snakemake.params.storage, snakemake.params.objective, evaluate,
+                             default_metrics, **common)
+    summary = hpo.study_summary(hpo.load_study(study, snakemake.params.storage))
+    atomic.write_json(snakemake.output[0], {"worker": worker, "study_at_exit": summary})

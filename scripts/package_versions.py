@@ -1,0 +1,16 @@
+"""Record the configuration and the versions of Python and every installed package (rule package_versions)."""
+
+import platform
+import sys
+from importlib import metadata
+
+from songvec import atomic
+from songvec.logs import logged
+
+with logged(snakemake.log[0]) as log:
+    packages = {dist.metadata["Name"]: dist.version for dist in metadata.distributions()}
+    record = {"python": sys.version, "platform": platform.platform(),
+              "packages": dict(sorted(packages.items(), key=lambda item: item[0].lower())),
+              "config": snakemake.params.config}
+    log.info("%d packages recorded", len(packages))
+    atomic.write_json(snakemake.output[0], record)

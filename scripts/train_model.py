@@ -1,0 +1,19 @@
+"""Train Word2Vec with the default or a study's best hyper-parameters (rule train_model)."""
+
+import json
+
+from songvec.logs import logged
+from songvec.sequences import read_sequences
+from songvec.training import TrainingSettings, Word2VecParams, save_model, train_word2vec
+
+with logged(snakemake.log[0]) as log:
+    word2vec = snakemake.params.word2vec
+    if snakemake.input.params:
+        params = json.load(open(snakemake.input.params[0], encoding="utf-8"))["best_params"]
+    else:
+        params = word2vec["defaults"]
+    settings = TrainingSettings(**{k: v for k, v in word2vec.items() if k != "defaults"},
+                                seed=int(snakemake.wildcards.seed))
+    model = train_word2vec(read_sequences(snakemake.input.train_masked), Word2VecParams(**params),
+                           settings, logger=log)
+    save_model(snakemake.output.vectors, model, snakemake.output.record)

@@ -1,0 +1,233 @@
+"""Every metric of one embedding space, computed from the evaluation data in one place.
+
+This is where the paper's metrics meet: next-song HitRate/NDCG@k on in-set and out-of-set pairs
+(section 2.1, :mod:`songvec.next_song`), HardNeg (2.2, :mod:`songvec.false_neighbors`), VRC of
+genre and artist groups and, on request, Local Genre/Artist Coherence (2.3 and 4.3,
+:mod:`songvec.clustering`). HPO trials and the final evaluation call the same function, so a
+number in an HPO study and in Table 4 mean the same thing.
+
+Headline HitRate and NDCG are the unweighted average of their in-set and out-of-set means, as in
+the paper ("We use the average in-set and out-of-set HitRate and NDCG values").
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from songvec import clustering, false_neighbors, neighbors, next_song
+from songvec.sequences import Sequences
+from songvec.hpo import TrialInfeasible
+from songvec.training import OverTimeBudget, TrainingSettings, Word2VecParams, train_word2vec
+from songvec.genres import UNKNOWN
+
+log = logging.getLogger(__name__)
+
+PAIR_KINDS = ("in_set", "out_of_set")
+NO_ARTIST = -1  # artist label of a vocabulary song missing from the genre table
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How the metrics are computed (config section ``evaluation``; see config.yaml for meanings)."""
+
+    k: int = 100
+    oov_policy: str = "skip"
+    self_pairs: str = "skip"
+    vrc_normalize: bool = True
+    vrc_min_group_size: int = 2
+    hardneg_songs: int | None = 2000
+    coherence_neighbors: int = 50
+    genre_coherence: Mapping[str, int] = field(
+        default_factory=lambda: {"n_songs": 500, "min_plays": 10_000, "n_genres": 10})
+    artist_coherence: Mapping[str, int] = field(
+        default_factory=lambda: {"n_artists": 125, "min_artist_songs": 25, "songs_per_artist": 5})
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, evaluation: Mapping[str, Any], seed: int) -> "EvaluationSettings":
+        """Settings from the config's ``evaluation`` section and the master seed."""
+        return cls(k=evaluation["k"], oov_policy=evaluation["oov_policy"],
+                   self_pairs=evaluation["self_pairs"], vrc_normalize=evaluation["vrc"]["normalize"],
+                   vrc_min_group_size=evaluation["vrc"]["min_group_size"],
+                   hardneg_songs=evaluation["hardneg_songs"],
+                   coherence_neighbors=evaluation["coherence"]["neighbors"],
+                   genre_coherence=dict(evaluation["coherence"]["genre"]),
+                   artist_coherence=dict(evaluation["coherence"]["artist"]), seed=seed)
+
+
+@dataclass
+class EvaluationData:
+    """What an embedding is evaluated against.
+
+    Attributes:
+        pairs: kind ("in_set", "out_of_set") -> DataFrame with int64 ``query``, ``target``.
+        track_genres: DataFrame ``track_id, artist_id, genre`` (genre "unknown" when unmapped).
+        hard_negatives: DataFrame ``song_a, song_b`` of :func:`false_neighbors.mine_hard_negatives`.
+        track_plays: Series track_id -> plays in the training sequences (coherence sampling).
+    """
+
+    pairs: dict[str, pd.DataFrame]
+    track_genres: pd.DataFrame
+    hard_negatives: pd.DataFrame
+    track_plays: pd.Series | None = None
+
+    @classmethod
+    def load(cls, in_set, out_of_set, genres, hard_negatives, train=None) -> "EvaluationData":
+        """Read the Parquet files the workflow writes (``train``: sequences, for play counts)."""
+        plays = None
+        if train is not None:
+            tracks = pq.read_table(train, columns=["track_id"]).column("track_id").to_numpy()
+            ids, counts = np.unique(tracks, return_counts=True)
+            plays = pd.Series(counts, index=ids)
+        return cls(pairs={"in_set": pd.read_parquet(in_set), "out_of_set": pd.read_parquet(out_of_set)},
+                   track_genres=pd.read_parquet(genres, columns=["track_id", "artist_id", "genre"]),
+                   hard_negatives=pd.read_parquet(hard_negatives, columns=["song_a", "song_b"]),
+                   track_plays=plays)
+
+
+@dataclass
+class EmbeddingEvaluation:
+    """Metrics of one embedding space.
+
+    Attributes:
+        metrics: JSON-able dict: ``hitrate``, ``ndcg`` (in-set/out-of-set average), the same per kind
+            (``hitrate_in_set`` ...), pair counts and OOV shares per kind, ``hardneg``, ``vrc_genre``,
+            ``vrc_artist`` and, with coherence, ``genre_coherence`` / ``artist_coherence`` summaries
+            (mean and 95% CI) with their per-query values.
+        pairs: per-pair results of every kind (column ``kind``), in an order that does not depend on
+            the model, so two models' rows can be paired.
+        songs: per-song HardNeg values (``song``, ``hardneg``) of the sampled songs.
+    """
+
+    metrics: dict
+    pairs: pd.DataFrame
+    songs: pd.DataFrame
+
+
+def evaluate_embedding(vectors: np.ndarray, track_ids: np.ndarray, data: EvaluationData,
+                       settings: EvaluationSettings, *, coherence: bool = False,
+                       threads: int | None = None) -> EmbeddingEvaluation:
+    """All metrics of the embedding ``vectors`` (V, d) whose row ``i`` is track ``track_ids[i]``."""
+    unit = neighbors.normalize(vectors)
+    lookup = _row_lookup(track_ids)
+    metrics: dict[str, Any] = {"vocabulary_size": int(len(track_ids))}
+    per_pair = []
+    for kind in PAIR_KINDS:
+        rows, summary = next_song.evaluate_pairs(unit, lookup, data.pairs[kind], k=settings.k,
+                                                 oov_policy=settings.oov_policy,
+                                                 self_pairs=settings.self_pairs, threads=threads)
+        per_pair.append(rows.assign(kind=kind))
+        for key in ("hitrate", "ndcg", "n_pairs", "n_evaluated", "share_oov", "share_self"):
+            metrics[f"{key}_{kind}"] = summary[key]
+    metrics["hitrate"] = float(np.mean([metrics[f"hitrate_{kind}"] for kind in PAIR_KINDS]))
+    metrics["ndcg"] = float(np.mean([metrics[f"ndcg_{kind}"] for kind in PAIR_KINDS]))
+
+    genres, artists = _labels(track_ids, data.track_genres)
+    vrc_space = unit if settings.vrc_normalize else np.asarray(vectors, dtype=np.float32)
+    for name, labels, unknown in (("genre", genres, UNKNOWN), ("artist", artists, NO_ARTIST)):
+        vrc = clustering.variance_ratio(vrc_space, labels, normalize=False,
+                                        min_group_size=settings.vrc_min_group_size, exclude_label=unknown)
+        metrics[f"vrc_{name}"] = vrc.score
+        metrics[f"vrc_{name}_groups"] = vrc.n_groups
+        metrics[f"vrc_{name}_points"] = vrc.n_points
+
+    songs = _hard_negative_rates(unit, track_ids, lookup, data.hard_negatives, settings, threads)
+    metrics["hardneg"] = float(songs["hardneg"].mean()) if len(songs) else float("nan")
+    metrics["hardneg_songs"] = len(songs)
+
+    if coherence:
+        metrics |= _coherence(unit, track_ids, genres, artists, data, settings, threads)
+    log.info("metrics: HitRate %.4f (in-set %.4f, out-of-set %.4f), NDCG %.4f, HardNeg %.4f, "
+             "VRC genre %.1f, VRC artist %.2f", metrics["hitrate"], metrics["hitrate_in_set"],
+             metrics["hitrate_out_of_set"], metrics["ndcg"], metrics["hardneg"], metrics["vrc_genre"],
+             metrics["vrc_artist"])
+    return EmbeddingEvaluation(metrics, pd.concat(per_pair, ignore_index=True), songs)
+
+
+def _row_lookup(track_ids: np.ndarray) -> np.ndarray:
+    """Dense lookup array: ``lookup[track_id]`` = vector row, or -1."""
+    track_ids = np.asarray(track_ids, dtype=np.int64)
+    lookup = np.full(int(track_ids.max()) + 1 if len(track_ids) else 0, -1, dtype=np.int64)
+    lookup[track_ids] = np.arange(len(track_ids))
+    return lookup
+
+
+def _labels(track_ids: np.ndarray, track_genres: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(V,) primary genre (str, "unknown" if unmapped) and (V,) artist id (-1 if unknown) per row."""
+    table = track_genres.set_index("track_id").reindex(np.asarray(track_ids, dtype=np.int64))
+    missing = int(table["genre"].isna().sum())
+    if missing:
+        log.warning("%d vocabulary songs have no row in the genre table: genre unknown", missing)
+    genres = table["genre"].fillna(UNKNOWN).to_numpy(dtype=object)
+    artists = table["artist_id"].fillna(NO_ARTIST).to_numpy(dtype=np.int64)
+    return genres, artists
+
+
+def _hard_negative_rates(unit, track_ids, lookup, hard_negatives, settings, threads) -> pd.DataFrame:
+    """HardNeg per sampled song with at least one hard negative and a vector."""
+    candidates = false_neighbors.songs_with_hard_negatives(hard_negatives)
+    candidates = candidates[(candidates < len(lookup))]
+    candidates = candidates[lookup[candidates] >= 0]
+    songs = candidates if settings.hardneg_songs is None else \
+        false_neighbors.sample_songs(candidates, settings.hardneg_songs, settings.seed)
+    if len(songs) == 0:
+        log.warning("HardNeg: no vocabulary song has a hard negative; HardNeg is undefined (NaN)")
+        return pd.DataFrame({"song": np.zeros(0, np.int64), "hardneg": np.zeros(0)})
+    rows = lookup[songs]
+    found, _ = neighbors.top_k(unit[rows], unit, settings.k, exclude=rows, threads=threads)
+    neighbour_ids = np.where(found >= 0, np.asarray(track_ids, dtype=np.int64)[np.maximum(found, 0)], -1)
+    rates = false_neighbors.hard_negative_rate(neighbour_ids, songs, hard_negatives)
+    return pd.DataFrame({"song": songs, "hardneg": rates})
+
+
+def _coherence(unit, track_ids, genres, artists, data, settings, threads) -> dict:
+    """Local Genre and Artist Coherence (section 4.3) with their per-query values."""
+    if data.track_plays is None:
+        raise ValueError("local coherence needs the training play counts (EvaluationData.track_plays)")
+    plays = data.track_plays.reindex(np.asarray(track_ids, dtype=np.int64)).fillna(0).to_numpy()
+    m = settings.coherence_neighbors
+    genre_songs = clustering.sample_genre_coherence_songs(genres, plays, seed=settings.seed,
+                                                          unknown_label=UNKNOWN, **settings.genre_coherence)
+    genre_values = clustering.local_coherence(unit, genres, genre_songs["row"].to_numpy(), m,
+                                              unknown_label=UNKNOWN, threads=threads)
+    artist_songs = clustering.sample_artist_coherence_songs(artists, plays, seed=settings.seed,
+                                                            **settings.artist_coherence)
+    artist_values = clustering.local_coherence(unit, artists, artist_songs["row"].to_numpy(), m,
+                                               unknown_label=NO_ARTIST, threads=threads)
+    return {
+        "genre_coherence": clustering.coherence_summary(genre_values),
+        "artist_coherence": clustering.coherence_summary(artist_values, groups=artist_songs["artist"]),
+        "genre_coherence_values": genre_values.tolist(),
+        "artist_coherence_values": artist_values.tolist(),
+        "artist_coherence_artists": artist_songs["artist"].tolist(),
+    }
+
+
+def configuration_evaluator(train: Sequences, data: EvaluationData, settings: EvaluationSettings,
+                            training: TrainingSettings, time_budget_seconds: float | None,
+                            logger: logging.Logger | None = None):
+    """``evaluate(params) -> metrics`` for the HPO engine: train on ``train`` with the hyper-parameters
+    ``params`` (Word2VecParams fields), then compute the metrics on ``data``.
+
+    A training projected over ``time_budget_seconds`` raises :class:`songvec.hpo.TrialInfeasible`.
+    The returned metrics are the scalar ones of :func:`evaluate_embedding` plus ``train_seconds``.
+    """
+
+    def evaluate(params: Mapping[str, Any]) -> dict:
+        try:
+            model = train_word2vec(train, Word2VecParams(**params), training,
+                                   time_budget_seconds=time_budget_seconds, logger=logger)
+        except OverTimeBudget as over:
+            raise TrialInfeasible(str(over)) from over
+        result = evaluate_embedding(model.wv.vectors, np.asarray(model.wv.index_to_key, dtype=np.int64),
+                                    data, settings)
+        scalars = {key: value for key, value in result.metrics.items() if np.isscalar(value)}
+        return scalars | {"train_seconds": model.record["train_seconds"]}
+
+    return evaluate

@@ -1,0 +1,75 @@
+"""Results of the final evaluation: each setting retrained with several seeds and evaluated on test.
+
+A *setting* is the default configuration or the best configuration of one study. Its table value
+of a metric is the mean over seeds; its per-item values (per pair for HitRate and NDCG, per song
+for HardNeg) are averaged over seeds too, so that two settings can be compared with paired tests
+on the same items (:mod:`songvec.significance`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+#: Metrics shown in Tables 4 and 6.
+TABLE_METRICS = ("hitrate", "ndcg", "hardneg", "vrc_genre", "vrc_artist")
+#: Per-item values behind the paired tests: metric -> (file kind, column).
+PER_ITEM = {"hitrate": ("pairs", "hit"), "ndcg": ("pairs", "ndcg"), "hardneg": ("songs", "hardneg")}
+
+
+@dataclass
+class SettingResult:
+    """One setting over its seeds: ``metrics`` (metric -> mean over seeds), ``per_item``
+    (metric -> (n,) float64 seed-averaged values), ``seeds`` used."""
+
+    metrics: dict[str, float]
+    per_item: dict[str, np.ndarray]
+    seeds: int
+
+
+def collect(settings: Sequence[str], seeds: Sequence[int], metrics_paths: Sequence[str],
+            pairs_paths: Sequence[str], songs_paths: Sequence[str]) -> dict[str, SettingResult]:
+    """Read the evaluation outputs of every setting x seed.
+
+    The path lists are setting-major (all seeds of the first setting, then the next), as Snakemake's
+    ``expand(setting=..., seed=...)`` produces them. Raises ``ValueError`` when the evaluated pairs or
+    songs differ between seeds or settings: paired tests need the same items everywhere.
+    """
+    expected = len(settings) * len(seeds)
+    for name, paths in (("metrics", metrics_paths), ("pairs", pairs_paths), ("songs", songs_paths)):
+        if len(paths) != expected:
+            raise ValueError(f"{len(paths)} {name} files for {len(settings)} settings x {len(seeds)} seeds")
+    results, reference_items = {}, None
+    for i, setting in enumerate(settings):
+        block = slice(i * len(seeds), (i + 1) * len(seeds))
+        metrics = [json.load(open(path, encoding="utf-8")) for path in metrics_paths[block]]
+        frames = {"pairs": [_evaluated_pairs(path) for path in pairs_paths[block]],
+                  "songs": [pd.read_parquet(path) for path in songs_paths[block]]}
+        items = {kind: [_item_keys(kind, frame) for frame in frames[kind]] for kind in frames}
+        for kind, keys in items.items():
+            reference = reference_items[kind] if reference_items else keys[0]
+            if any(not np.array_equal(k, reference) for k in keys):
+                raise ValueError(f"setting {setting}: the evaluated {kind} differ from those of the other "
+                                 f"seeds or settings; paired tests need identical items")
+        reference_items = reference_items or {kind: keys[0] for kind, keys in items.items()}
+        per_item = {metric: np.mean([frame[column].to_numpy(np.float64) for frame in frames[kind]], axis=0)
+                    for metric, (kind, column) in PER_ITEM.items()}
+        means = {metric: float(np.mean([m[metric] if m[metric] is not None else np.nan for m in metrics]))
+                 for metric in TABLE_METRICS}
+        results[setting] = SettingResult(means, per_item, len(seeds))
+    return results
+
+
+def _evaluated_pairs(path: str) -> pd.DataFrame:
+    frame = pd.read_parquet(path)
+    return frame[frame["evaluated"]].reset_index(drop=True)
+
+
+def _item_keys(kind: str, frame: pd.DataFrame) -> np.ndarray:
+    if kind == "pairs":
+        return frame[["kind", "sequence", "position"]].astype(str).agg("/".join, axis=1).to_numpy()
+    return frame["song"].to_numpy()
