@@ -1,0 +1,329 @@
+"""Skip-gram Word2Vec with negative sampling on listening sequences (paper 4.1, Table 3).
+
+Each listening sequence is a sentence and each track a word (token ``str(track_id)``). Training uses
+gensim's ``Word2Vec(sg=1, hs=0)``; :class:`Word2VecParams` holds the five hyper-parameters the paper
+tunes, :class:`TrainingSettings` everything else.
+
+Three things gensim does not do on its own:
+
+- Long sequences. gensim's compiled trainer silently truncates every sentence to its first 10,000
+  tokens (``MAX_SENTENCE_LEN``); LFM-1b sequences have a median length of 3,930 and a 75th
+  percentile of 16,155. :class:`TokenChunks` therefore splits each sequence into consecutive chunks
+  of at most ``max_sentence_tokens`` tokens, so every event is trained on. The only loss is the
+  context across a chunk boundary (at most ``window`` pairs on either side of each cut).
+- Time budget. The paper constrains every trial to about the training time of the default
+  configuration (1.25x in 4.7). After each epoch the total training time is projected as
+  ``elapsed / epochs_done * epochs``; if it exceeds the budget :class:`OverTimeBudget` is raised from
+  the epoch-end callback. gensim runs each epoch in fresh threads that have all finished when the
+  epoch-end callbacks run, so the exception leaves no thread behind (tested).
+- Determinism. With ``workers=1`` and a fixed ``seed`` the vectors are bit-identical across runs and
+  across ``PYTHONHASHSEED`` values: gensim 4.4 initialises vectors from ``numpy.random.default_rng(seed)``
+  and uses the (salted) built-in ``hash`` only in its deprecated ``seeded_vector``; a stable
+  ``hashfxn`` is passed anyway so that no code path of gensim can depend on the hash salt. With
+  ``workers > 1`` the thread interleaving makes runs differ.
+
+The vocabulary is built from counts computed with numpy (``build_vocab_from_freq``) in the order of
+first occurrence, which is exactly the vocabulary gensim's own scan would build, without its
+per-token Python loop; a test checks the vectors equal those of a bare gensim call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import gensim
+import numpy as np
+from gensim.models import KeyedVectors, Word2Vec
+from gensim.models.callbacks import CallbackAny2Vec
+
+from songvec import atomic
+from songvec.progress import Progress
+from songvec.sequences import Sequences
+
+_log = logging.getLogger(__name__)
+
+GENSIM_MAX_SENTENCE_TOKENS = 10_000
+"""gensim's compiled trainer keeps only the first 10,000 tokens of a sentence (MAX_SENTENCE_LEN)."""
+
+
+@dataclass(frozen=True)
+class Word2VecParams:
+    """The five Word2Vec hyper-parameters of Table 3, with the paper's defaults.
+
+    Attributes:
+        vector_size: d, embedding dimension (Table 3 range [25, 200]).
+        window: L, maximum sliding-window length on each side (range [1, 40]).
+        ns_exponent: alpha, exponent of the negative-sampling distribution: 0 uniform, > 0 favours
+            popular songs, < 0 favours rare ones (range [-1, 1]).
+        negative: N, number of negative samples per positive pair (range [1, 100]).
+        alpha: lambda, initial learning rate, decayed linearly to ``TrainingSettings.min_alpha``
+            (range [0.001, 0.1]).
+    """
+
+    vector_size: int = 100
+    window: int = 5
+    ns_exponent: float = 0.75
+    negative: int = 5
+    alpha: float = 0.025
+
+    def __post_init__(self):
+        for name in ("vector_size", "window", "negative"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"Word2VecParams.{name} must be an integer >= 1, got {value!r}")
+        if not self.alpha > 0:
+            raise ValueError(f"Word2VecParams.alpha (learning rate) must be > 0, got {self.alpha!r}")
+        if not np.isfinite(self.ns_exponent):
+            raise ValueError(f"Word2VecParams.ns_exponent must be finite, got {self.ns_exponent!r}")
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Word2Vec settings the paper does not tune (gensim's defaults unless stated).
+
+    Attributes:
+        epochs: passes over the corpus.
+        min_count: songs with fewer occurrences are left out of the vocabulary (their events are
+            skipped in training and counted in the training record).
+        sample: down-sampling threshold for frequent songs (0 disables it).
+        min_alpha: learning rate reached at the end of training.
+        seed: seed of the vector initialisation and of gensim's sampling.
+        workers: training threads; only ``workers=1`` gives reproducible vectors.
+        max_sentence_tokens: sequences longer than this are split into chunks of at most this many
+            tokens (at most 10,000, gensim's hard limit).
+    """
+
+    epochs: int = 5
+    min_count: int = 1
+    sample: float = 1e-3
+    min_alpha: float = 1e-4
+    seed: int = 0
+    workers: int = 1
+    max_sentence_tokens: int = GENSIM_MAX_SENTENCE_TOKENS
+
+    def __post_init__(self):
+        for name in ("epochs", "min_count", "workers", "max_sentence_tokens"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"TrainingSettings.{name} must be an integer >= 1, got {value!r}")
+        if self.max_sentence_tokens > GENSIM_MAX_SENTENCE_TOKENS:
+            raise ValueError(
+                f"TrainingSettings.max_sentence_tokens={self.max_sentence_tokens} exceeds "
+                f"{GENSIM_MAX_SENTENCE_TOKENS}: gensim would silently truncate longer sentences")
+        if self.sample < 0 or self.min_alpha < 0:
+            raise ValueError("TrainingSettings.sample and .min_alpha must be >= 0, "
+                             f"got sample={self.sample!r}, min_alpha={self.min_alpha!r}")
+
+
+class TokenChunks:
+    """Re-iterable corpus: each sequence's tracks as a list of ``str`` tokens, in chunks.
+
+    A sequence of length ``n`` yields ``ceil(n / max_tokens)`` consecutive chunks (empty sequences
+    yield nothing), so the tokens yielded per pass are exactly the ``seqs.n_events`` events.
+    Token strings are made once per distinct track and shared by all their occurrences.
+
+    Attributes:
+        song_ids: (V,) int64 distinct track ids, in order of first occurrence.
+        song_counts: (V,) int64 occurrences of each of them.
+        tokens: (V,) object array, ``str(song_ids)``.
+        n_tokens: total tokens per pass (= events).
+    """
+
+    def __init__(self, seqs: Sequences, max_tokens: int = GENSIM_MAX_SENTENCE_TOKENS):
+        if int(max_tokens) != max_tokens or max_tokens < 1:
+            raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+        sorted_ids, first_index, codes, counts = np.unique(
+            seqs.tracks, return_index=True, return_inverse=True, return_counts=True)
+        order = np.argsort(first_index, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        self.song_ids = sorted_ids[order]
+        self.song_counts = counts[order]
+        self.tokens = np.array([str(i) for i in self.song_ids.tolist()], dtype=object)
+        self._codes = rank[codes.reshape(-1)]
+        self.n_tokens = int(seqs.n_events)
+        self._starts, self._ends = _chunk_bounds(seqs.offsets, int(max_tokens))
+
+    def __len__(self) -> int:
+        """Number of chunks (sentences) per pass."""
+        return len(self._starts)
+
+    def __iter__(self):
+        tokens, codes = self.tokens, self._codes
+        for start, end in zip(self._starts.tolist(), self._ends.tolist()):
+            yield tokens[codes[start:end]].tolist()
+
+
+def _chunk_bounds(offsets: np.ndarray, max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """(C,) start and end event indices of the chunks of every non-empty sequence, in order."""
+    lengths = np.diff(offsets)
+    n_chunks = -(-lengths // max_tokens)
+    first_chunk = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(n_chunks, out=first_chunk[1:])
+    sequence_of_chunk = np.repeat(np.arange(len(lengths)), n_chunks)
+    chunk_in_sequence = np.arange(first_chunk[-1]) - first_chunk[sequence_of_chunk]
+    starts = offsets[sequence_of_chunk] + chunk_in_sequence * max_tokens
+    ends = np.minimum(starts + max_tokens, offsets[sequence_of_chunk + 1])
+    return starts, ends
+
+
+class OverTimeBudget(RuntimeError):
+    """Training was stopped because its projected time exceeds the time budget.
+
+    Attributes (seconds): ``projected_seconds`` (projected train() time for all epochs),
+    ``budget_seconds``, ``elapsed_seconds`` (spent when stopped), and ``epochs_completed``.
+    """
+
+    def __init__(self, projected_seconds: float, budget_seconds: float, elapsed_seconds: float,
+                 epochs_completed: int):
+        super().__init__(
+            f"projected training time {projected_seconds:.3g}s exceeds the budget of "
+            f"{budget_seconds:.3g}s (stopped after {epochs_completed} epoch(s), {elapsed_seconds:.3g}s)")
+        self.projected_seconds = projected_seconds
+        self.budget_seconds = budget_seconds
+        self.elapsed_seconds = elapsed_seconds
+        self.epochs_completed = epochs_completed
+
+    def __reduce__(self):  # picklable with its attributes (e.g. across worker processes)
+        return type(self), (self.projected_seconds, self.budget_seconds, self.elapsed_seconds,
+                            self.epochs_completed)
+
+
+class _EpochMonitor(CallbackAny2Vec):
+    """Logs rate and ETA after every epoch; raises :class:`OverTimeBudget` when projected over budget."""
+
+    def __init__(self, epochs: int, tokens_per_epoch: int, budget_seconds: float | None,
+                 logger: logging.Logger):
+        self.epochs, self.tokens_per_epoch = epochs, tokens_per_epoch
+        self.budget_seconds, self.logger = budget_seconds, logger
+        self.epochs_completed = 0
+
+    def on_train_begin(self, model):
+        self.progress = Progress("word2vec training", self.epochs * self.tokens_per_epoch, "tokens",
+                                 self.logger, every=0.0)
+
+    def on_epoch_end(self, model):
+        self.epochs_completed += 1
+        self.progress.update(self.tokens_per_epoch)
+        if self.budget_seconds is None:
+            return
+        elapsed = time.perf_counter() - self.progress.start
+        projected = elapsed / self.epochs_completed * self.epochs
+        if projected > self.budget_seconds:
+            raise OverTimeBudget(projected, self.budget_seconds, elapsed, self.epochs_completed)
+
+
+def stable_hash(text: str) -> int:
+    """CRC-32 of the UTF-8 text: a ``hashfxn`` for gensim that does not depend on PYTHONHASHSEED."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
+@dataclass
+class TrainedModel:
+    """Trained song vectors and what is known about their training.
+
+    ``wv``: gensim ``KeyedVectors`` keyed by ``str(track_id)``. ``record``: JSON-able dict with the
+    params and settings, timings in seconds (``vocab_seconds``, ``train_seconds`` for ``train()``
+    alone, ``total_seconds`` including corpus preparation and vocabulary), word counts and rates
+    (``effective_words`` after down-sampling and ``min_count``, ``raw_words``), vocabulary size and
+    what ``min_count`` left out.
+    """
+
+    wv: KeyedVectors
+    record: dict
+
+
+def train_word2vec(seqs: Sequences, params: Word2VecParams = Word2VecParams(),
+                   settings: TrainingSettings = TrainingSettings(), *,
+                   time_budget_seconds: float | None = None,
+                   logger: logging.Logger | None = None) -> TrainedModel:
+    """Train skip-gram Word2Vec with negative sampling on the track sequences of ``seqs``.
+
+    ``time_budget_seconds`` bounds the ``train()`` time (vocabulary building excluded, like
+    ``record["train_seconds"]``): after each epoch, if ``elapsed / epochs_done * epochs`` exceeds
+    it, :class:`OverTimeBudget` is raised (also after the last epoch, so a finished run over budget is
+    rejected the same way). ``logger`` receives the per-epoch progress lines (default: this module's).
+    """
+    log = logger or _log
+    if seqs.n_events == 0:
+        raise ValueError("train_word2vec: the sequences hold no event")
+    started = time.perf_counter()
+    corpus = TokenChunks(seqs, settings.max_sentence_tokens)
+    model = Word2Vec(
+        sg=1, hs=0, vector_size=params.vector_size, window=params.window,
+        ns_exponent=params.ns_exponent, negative=params.negative, alpha=params.alpha,
+        min_alpha=settings.min_alpha, epochs=settings.epochs, min_count=settings.min_count,
+        sample=settings.sample, seed=settings.seed, workers=settings.workers, hashfxn=stable_hash)
+    model.build_vocab_from_freq(dict(zip(corpus.tokens.tolist(), corpus.song_counts.tolist())),
+                                corpus_count=len(corpus))
+    vocab_seconds = time.perf_counter() - started
+    below_min_count = corpus.song_counts < settings.min_count
+    log.info("word2vec: %d sequences in %d chunks, %d tokens, %d songs (%d below min_count=%d, "
+             "%d of their tokens skipped); params %s", len(seqs), len(corpus), corpus.n_tokens,
+             len(corpus.song_ids), int(below_min_count.sum()), settings.min_count,
+             int(corpus.song_counts[below_min_count].sum()), asdict(params))
+
+    monitor = _EpochMonitor(settings.epochs, corpus.n_tokens, time_budget_seconds, log)
+    train_started = time.perf_counter()
+    effective_words, raw_words = model.train(corpus, total_examples=len(corpus),
+                                             epochs=settings.epochs, callbacks=[monitor])
+    train_seconds = time.perf_counter() - train_started
+    total_seconds = time.perf_counter() - started
+    record = {
+        "params": asdict(params),
+        "settings": asdict(settings),
+        "gensim_version": gensim.__version__,
+        "n_sequences": len(seqs),
+        "n_chunks": len(corpus),
+        "n_events": corpus.n_tokens,
+        "n_songs": len(corpus.song_ids),
+        "vocabulary_size": len(model.wv),
+        "n_songs_below_min_count": int(below_min_count.sum()),
+        "n_events_below_min_count": int(corpus.song_counts[below_min_count].sum()),
+        "epochs_completed": monitor.epochs_completed,
+        "effective_words": int(effective_words),
+        "raw_words": int(raw_words),
+        "vocab_seconds": vocab_seconds,
+        "train_seconds": train_seconds,
+        "total_seconds": total_seconds,
+        "effective_words_per_second": effective_words / train_seconds,
+        "raw_words_per_second": raw_words / train_seconds,
+        "time_budget_seconds": time_budget_seconds,
+    }
+    log.info("word2vec trained in %.1fs (train %.1fs): %.0f effective words/s, vocabulary %d",
+             total_seconds, train_seconds, record["effective_words_per_second"], len(model.wv))
+    return TrainedModel(model.wv, record)
+
+
+def save_model(vectors_path, model: TrainedModel, record_path=None) -> None:
+    """Write the vectors (gensim ``KeyedVectors.save``, one file) and the JSON record, atomically.
+
+    ``record_path`` defaults to ``vectors_path`` with the suffix ``.json``. All arrays are pickled
+    into the single vectors file (no ``.npy`` side files), so the file appears under its final name
+    complete or not at all.
+    """
+    vectors_path = Path(vectors_path)
+    record_path = Path(record_path) if record_path is not None else vectors_path.with_suffix(".json")
+    if record_path == vectors_path:
+        raise ValueError(f"record_path must differ from vectors_path ({vectors_path})")
+    with atomic.atomic_path(vectors_path) as tmp:
+        model.wv.save(str(tmp), separately=[])
+    atomic.write_json(record_path, model.record)
+
+
+def load_vectors(vectors_path) -> tuple[np.ndarray, np.ndarray]:
+    """Read vectors written by :func:`save_model`.
+
+    Returns ``(vectors, track_ids)``: (V, d) float32 and (V,) int64, row ``i`` is track ``track_ids[i]``
+    (gensim's vocabulary order: decreasing frequency).
+    """
+    wv = KeyedVectors.load(str(vectors_path))
+    try:
+        track_ids = np.array(wv.index_to_key, dtype=np.int64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{vectors_path}: keys are not integer track ids ({error})") from None
+    return np.asarray(wv.vectors, dtype=np.float32), track_ids
