@@ -12,12 +12,15 @@
 #   evaluation.smk  best configurations retrained with several seeds, tested, Table 4 with significance marks
 #   analyses.smk    popularity heatmaps, coherence vs VRC, scale study, play-rate proxy, trade-off plot
 
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The clone's config.yaml always loads; --configfile / --config extend it (e.g. tests/tiny.yaml).
+configfile: str(Path(workflow.basedir) / "config.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -3,7 +3,7 @@
 import json
 
 from songvec import atomic, hpo
-from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator
+from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator, scalar_metrics
 from songvec.logs import logged
 from songvec.sequences import read_sequences
 from songvec.training import TrainingSettings
@@ -12,7 +12,7 @@ with logged(snakemake.log[0]) as log:
     inputs, options = snakemake.input, snakemake.params.hpo
     study = snakemake.wildcards.study
     worker = int(snakemake.wildcards.worker)
-    default_metrics = json.load(open(inputs.default_metrics, encoding="utf-8"))
+    default_metrics = scalar_metrics(json.load(open(inputs.default_metrics, encoding="utf-8")))
     default_seconds = json.load(open(inputs.default_record, encoding="utf-8"))["train_seconds"]
     word2vec = snakemake.params.word2vec
     evaluate = configuration_evaluator(
@@ -23,12 +23,14 @@ with logged(snakemake.log[0]) as log:
         time_budget_seconds=options["time_budget_factor"] * default_seconds,
         logger=log,
     )
+    space = {name: {**spec, "default": word2vec["defaults"][name]} for name, spec in options["search_space"].items()}
     common = dict(
         max_trials=options["max_trials"],
-        space=hpo.SearchSpace.from_dict(options["search_space"]),
+        space=hpo.SearchSpace.from_dict(space),
         n_random_trials=options["random_trials"],
         patience=options["patience"],
-        seed=snakemake.params.seed,
+        enqueue_default=options["enqueue_default"],
+        seed=snakemake.params.sampler_seed,
         worker_index=worker,
         heartbeat_interval=options["heartbeat_seconds"],
         logger=log,

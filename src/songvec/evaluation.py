@@ -209,6 +209,12 @@ def _coherence(unit, track_ids, genres, artists, data, settings, threads) -> dic
     }
 
 
+def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric entries of a metrics dict (summaries, lists and undefined values left out)."""
+    return {key: float(value) for key, value in metrics.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)}
+
+
 def configuration_evaluator(train: Sequences, data: EvaluationData, settings: EvaluationSettings,
                             training: TrainingSettings, time_budget_seconds: float | None,
                             logger: logging.Logger | None = None):
@@ -227,7 +233,6 @@ def configuration_evaluator(train: Sequences, data: EvaluationData, settings: Ev
             raise TrialInfeasible(str(over)) from over
         result = evaluate_embedding(model.wv.vectors, np.asarray(model.wv.index_to_key, dtype=np.int64),
                                     data, settings)
-        scalars = {key: value for key, value in result.metrics.items() if np.isscalar(value)}
-        return scalars | {"train_seconds": model.record["train_seconds"]}
+        return scalar_metrics(result.metrics) | {"train_seconds": model.record["train_seconds"]}
 
     return evaluate

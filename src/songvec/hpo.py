@@ -647,7 +647,9 @@ def _check_study_attrs(study: optuna.Study, expected: dict[str, Any]) -> None:
             study.set_user_attr(key, value)
         elif json.dumps(stored[key], sort_keys=True) != json.dumps(value, sort_keys=True):
             raise ValueError(f"study {study.study_name!r} was created with {key}={stored[key]!r}; "
-                             f"this worker has {key}={value!r}. Use another study name.")
+                             f"this worker has {key}={value!r}. Its completed trials do not fit the new "
+                             f"definition: delete the study's storage to start it over, or use another "
+                             f"study name.")
 
 
 def _fail_stale_trials(study: optuna.Study) -> None:

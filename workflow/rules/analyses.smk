@@ -69,6 +69,7 @@ rule scale_table:
         pairs=final_outputs(["default"] + SCALE_STUDIES, "test_pairs.parquet"),
         songs=final_outputs(["default"] + SCALE_STUDIES, "test_songs.parquet"),
         summaries=expand(f"{RESULTS}/hpo/{{study}}/summary.json", study=SCALE_STUDIES),
+        paper=PAPER_RESULTS,
     output:
         csv=f"{RESULTS}/tables/table6.csv",
         markdown=report(
@@ -104,7 +105,7 @@ rule play_rate_analysis:
             setting=TABLE4_SETTINGS,
         ),
         best=expand(f"{RESULTS}/hpo/{{study}}/best.json", study=STUDIES),
-        paper="workflow/resources/paper_results.yaml",
+        paper=PAPER_RESULTS,
     output:
         csv=f"{RESULTS}/tables/table5.csv",
         markdown=report(

@@ -1,6 +1,7 @@
 # Shared set-up: the package on the path, config validation, and the functions that name files.
 import os
 import sys
+import zlib
 from pathlib import Path
 
 SRC = str(Path(workflow.basedir) / "src")
@@ -20,6 +21,7 @@ from songvec.hpo import Objective
 check_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 
 RESULTS = "results"
+PAPER_RESULTS = str(Path(workflow.basedir) / "workflow" / "resources" / "paper_results.yaml")
 SEED = config["seed"]
 STUDIES = {Objective.parse(name).study_name: name for name in config["hpo"]["objectives"]}
 PARETO_STUDY = "Pareto-HitRate-VRCGenre"
@@ -45,7 +47,7 @@ def raw_file(name):
     return f"{raw_dir()}/{name}"
 
 
-def genre_files():
+def genre_files(wildcards):
     source = config["genres"]["source"]
     return {
         "artist_genres": raw_file(f"LFM-1b_artist_genres_{source}.txt"),
@@ -61,12 +63,17 @@ def lfm1b_archive(name):
 
 def study_storage(study):
     """Optuna storage URL of one study (hpo.storage: sqlite | journal | a database URL shared by all)."""
-    storage = config["hpo"]["storage"]
-    if storage == "sqlite":
+    url = config["hpo"]["storage"]
+    if url == "sqlite":
         return f"sqlite:///{RESULTS}/hpo/{study}/study.db"
-    if storage == "journal":
+    if url == "journal":
         return f"journal:{RESULTS}/hpo/{study}/study.journal"
-    return storage
+    return url
+
+
+def study_seed(study):
+    """Sampler seed of a study: the master seed plus a stable offset per study, so studies differ."""
+    return SEED + zlib.crc32(study.encode()) % 1_000_000
 
 
 def study_objective(study):

@@ -142,7 +142,7 @@ rule split_sequences:
 rule dataset_statistics:
     input:
         sequences=f"{RESULTS}/data/sequences.parquet",
-        paper="workflow/resources/paper_results.yaml",
+        paper=PAPER_RESULTS,
     output:
         csv=f"{RESULTS}/tables/table2.csv",
         markdown=report(

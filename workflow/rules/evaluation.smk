@@ -6,7 +6,7 @@ rule table4:
         metrics=final_outputs(TABLE4_SETTINGS, "test.json"),
         pairs=final_outputs(TABLE4_SETTINGS, "test_pairs.parquet"),
         songs=final_outputs(TABLE4_SETTINGS, "test_songs.parquet"),
-        paper="workflow/resources/paper_results.yaml",
+        paper=PAPER_RESULTS,
     output:
         csv=f"{RESULTS}/tables/table4.csv",
         markdown=report(

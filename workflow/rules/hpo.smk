@@ -19,6 +19,7 @@ rule hpo_worker:
         word2vec=config["word2vec"],
         evaluation=config["evaluation"],
         seed=SEED,
+        sampler_seed=lambda wildcards: study_seed(wildcards.study),
     log:
         f"{RESULTS}/logs/hpo/{{study}}/worker-{{worker}}.log",
     benchmark:
