@@ -151,22 +151,32 @@ def test_training_does_not_depend_on_pythonhashseed():
 
 # --- time budget ------------------------------------------------------------------------------
 
-def test_tiny_budget_stops_after_the_first_epoch_without_leaving_threads():
+def test_tiny_budget_stops_within_the_first_epoch_without_leaving_threads():
     seqs = random_sequences()
     threads_before = set(threading.enumerate())
     with pytest.raises(OverTimeBudget) as stopped:
         train_word2vec(seqs, SMALL, TrainingSettings(epochs=5), time_budget_seconds=1e-6)
-    assert stopped.value.epochs_completed == 1
+    assert stopped.value.epochs_completed == 0
     assert stopped.value.budget_seconds == 1e-6
-    assert stopped.value.projected_seconds == pytest.approx(5 * stopped.value.elapsed_seconds)
     assert stopped.value.projected_seconds > 1e-6
     copy = pickle.loads(pickle.dumps(stopped.value))
-    assert (copy.projected_seconds, copy.epochs_completed) == (stopped.value.projected_seconds, 1)
+    assert (copy.projected_seconds, copy.epochs_completed) == (stopped.value.projected_seconds, 0)
     deadline = time.monotonic() + 5
     left = [t for t in threading.enumerate() if t not in threads_before]
     for thread in left:
         thread.join(timeout=max(deadline - time.monotonic(), 0))
     assert not [t for t in left if t.is_alive()]
+
+
+def test_budget_exceeded_mid_epoch_ends_the_epoch_early():
+    """With one epoch of budget spread over 5 epochs, a run stops inside an epoch, not after it."""
+    seqs = random_sequences()
+    settings = TrainingSettings(epochs=5)
+    one_epoch = train_word2vec(seqs, SMALL, TrainingSettings(epochs=1)).record["train_seconds"]
+    with pytest.raises(OverTimeBudget) as stopped:
+        train_word2vec(seqs, SMALL, settings, time_budget_seconds=one_epoch)
+    assert stopped.value.projected_seconds > one_epoch
+    assert stopped.value.epochs_completed <= 1
 
 
 def test_ample_budget_trains_all_epochs():

@@ -34,6 +34,15 @@ POPULARITY_SETTING = Objective.parse(config["analyses"]["popularity"]["optimized
 LFM1B_ARCHIVES = ["LFM-1b.zip", "LFM-1b_UGP.zip"]
 
 
+def dataset_label():
+    """Name of the dataset in tables: demo-<size>, LFM-1b, or the folder's name."""
+    if config["dataset"] == "demo":
+        return f"demo-{config['demo']['size']}"
+    if config["dataset"] == "folder":
+        return Path(config["folder"]["path"]).name
+    return "LFM-1b"
+
+
 def raw_dir():
     """Folder holding the LFM-1b-format files of the configured dataset."""
     if config["dataset"] == "demo":

@@ -152,7 +152,7 @@ rule dataset_statistics:
             labels={"table": "Table 2: dataset statistics"},
         ),
     params:
-        dataset=config["dataset"],
+        dataset=dataset_label(),
     log:
         f"{RESULTS}/logs/dataset_statistics.log",
     benchmark:

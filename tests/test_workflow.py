@@ -1,0 +1,144 @@
+"""The Snakemake workflow itself: DAG, lint, a whole run on the tiny demo, single targets, the real excerpt.
+
+These run Snakemake as a user would (a subprocess, the clone's Snakefile, a fresh working directory).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "workflow" / "tiny.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True,
+                            timeout=timeout, env=os.environ | {"PYTHONWARNINGS": "ignore"})
+    return result
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    return result
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """Rule -> number of jobs from the 'Job stats' table of a dry run."""
+    table = dry_run_output.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+def test_dry_run_on_a_fresh_clone_shows_the_whole_paper(tmp_path):
+    result = ok(snakemake(tmp_path, "-n"))
+    counts = job_counts(result.stdout + result.stderr)
+    # 7 objectives + the Pareto study + 3 scale studies, one worker each
+    assert counts["hpo_worker"] == 11 and counts["hpo_summary"] == 11
+    # default + 7 studies + 3 scale studies, 3 seeds each, + the HPO reference model (seed 42)
+    assert counts["train_model"] == 34
+    for rule in ("generate_demo", "ingest_events", "map_genres", "split_sequences", "dataset_statistics",
+                 "mine_false_neighbors", "table4", "popularity_analysis", "coherence_vs_vrc",
+                 "play_rate_analysis", "scale_table", "tradeoff_plot", "package_versions"):
+        assert counts[rule] == 1, rule
+
+
+def test_lint_is_clean(tmp_path):
+    result = ok(snakemake(tmp_path, "--lint"))
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("split: {train: 0.9, valid: 0.01, test: 0.01}\nhpo: {workrs: 2}\n")
+    result = snakemake(tmp_path, "-n", "--configfile", str(bad))
+    assert result.returncode != 0
+    assert "config key 'hpo.workrs' is unknown" in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """The whole workflow on the tiny demo (about two minutes on 2 cores)."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    ok(snakemake(workdir, "--cores", "2", "--configfile", str(TINY)))
+    return workdir / "results"
+
+
+@pytest.mark.slow
+def test_tiny_run_builds_every_table_and_figure(tiny_run):
+    for name in ("table2.md", "table4.md", "table4.tex", "table5.md", "table6.md", "table4_tests.csv"):
+        assert (tiny_run / "tables" / name).stat().st_size > 0, name
+    for name in ("popularity", "coherence_vs_vrc", "play_rate", "tradeoff"):
+        assert (tiny_run / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (tiny_run / "figures" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+    table4 = pd.read_csv(tiny_run / "tables" / "table4.csv")
+    assert table4["config"].tolist() == ["default", "HitRate", "VRCGenre", "lambdaGenre-0.01"]
+    assert table4[["hitrate", "ndcg", "hardneg"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert (table4["ndcg"] <= table4["hitrate"]).all()
+
+
+@pytest.mark.slow
+def test_tiny_run_accounts_for_every_event(tiny_run):
+    ingest = json.loads((tiny_run / "data" / "ingest_summary.json").read_text())
+    split = json.loads((tiny_run / "data" / "split" / "summary.json").read_text())
+    table2 = pd.read_csv(tiny_run / "tables" / "table2.csv", index_col=0)
+    assert ingest["events_read"] == ingest["events_written"] + ingest["consecutive_duplicates_collapsed"] \
+        + ingest["removed_by_user_sampling"] + ingest["removed_by_min_song_plays"]
+    assert sum(part["events"] for part in split.values()) == ingest["events_written"]
+    assert float(table2.loc["events", "demo-tiny"]) == ingest["events_written"]
+    assert float(table2.loc["sequences", "demo-tiny"]) == ingest["users"] == 100
+
+
+@pytest.mark.slow
+def test_hpo_studies_record_their_trials(tiny_run):
+    for study in ("HitRate", "VRCGenre", "lambdaGenre-0.01", "Pareto-HitRate-VRCGenre", "HitRate-sample0.5"):
+        summary = json.loads((tiny_run / "hpo" / study / "summary.json").read_text())
+        trials = pd.read_csv(tiny_run / "hpo" / study / "trials.csv")
+        assert summary["budget_used"] <= 4 and len(trials) == summary["n_trials"] >= 1
+        assert trials["number"].is_unique
+    best = json.loads((tiny_run / "hpo" / "HitRate" / "best.json").read_text())
+    default = json.loads((tiny_run / "metrics" / "default" / "seed-42" / "valid.json").read_text())
+    # the default configuration is the first trial, so the best is at least as good on validation
+    assert best["best_metrics"]["hitrate"] >= default["hitrate"] - 1e-12
+
+
+@pytest.mark.slow
+def test_one_figure_rebuilds_alone(tiny_run):
+    workdir = tiny_run.parent
+    (tiny_run / "figures" / "popularity.png").unlink()
+    result = ok(snakemake(workdir, "-n", "--configfile", str(TINY), "--", "results/figures/popularity.png"))
+    assert job_counts(result.stdout + result.stderr) == {"popularity_analysis": 1}
+    ok(snakemake(workdir, "--cores", "1", "--configfile", str(TINY), "--", "results/figures/popularity.png"))
+    assert (tiny_run / "figures" / "popularity.png").exists()
+
+
+@pytest.mark.slow
+def test_report_builds(tiny_run):
+    workdir = tiny_run.parent
+    ok(snakemake(workdir, "--configfile", str(TINY), "--report", "report.html"))
+    html = (workdir / "report.html").read_text(errors="replace")
+    for caption_words in ("Final evaluation on the test split", "HitRate by popularity bucket",
+                          "Play-prediction PROXY", "package versions"):
+        assert caption_words in html, caption_words
+
+
+def test_data_stage_on_the_real_excerpt(tmp_path, excerpt_dir):
+    config = tmp_path / "excerpt.yaml"
+    config.write_text(f"dataset: folder\nfolder: {{path: {excerpt_dir}}}\ngenres: {{source: allmusic}}\n")
+    ok(snakemake(tmp_path, "--cores", "1", "--configfile", str(config), "--", "results/tables/table2.csv",
+                 "results/data/genre_summary.json"))
+    ingest = json.loads((tmp_path / "results" / "data" / "ingest_summary.json").read_text())
+    assert ingest["events_read"] == 100_000 and ingest["users"] == 17
+    table2 = pd.read_csv(tmp_path / "results" / "tables" / "table2.csv", index_col=0)
+    assert float(table2.loc["sequences", "lfm1b-excerpt"]) == 17
+    assert float(table2.loc["events", "lfm1b-excerpt"]) == 100_000 - ingest["consecutive_duplicates_collapsed"]
+    genres = json.loads((tmp_path / "results" / "data" / "genre_summary.json").read_text())
+    # only the first 1,000 artists have names in the excerpt: most tracks' artists are unknown
+    assert genres["tracks"] == genres["mapped"] + genres["unknown_artist_id"] + genres["unknown_artist_name"] \
+        + genres["empty_genre_list"] + genres["unknown_genre_id"]
+    assert genres["unknown_artist_id"] > genres["mapped"] > 0
