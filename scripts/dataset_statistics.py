@@ -3,7 +3,7 @@
 import pandas as pd
 import yaml
 
-from songvec import atomic, dataset_stats
+from songvec import atomic, dataset_stats, tables
 from songvec.logs import logged
 from songvec.sequences import read_sequences
 
@@ -13,4 +13,6 @@ with logged(snakemake.log[0]) as log:
     paper = yaml.safe_load(open(snakemake.input.paper, encoding="utf-8"))["table2"]
     columns = {snakemake.params.dataset: stats, **{f"{name} (paper)": row for name, row in paper.items()}}
     atomic.write_text(snakemake.output.csv, pd.DataFrame(columns).rename_axis("statistic").to_csv())
-    atomic.write_text(snakemake.output.markdown, dataset_stats.statistics_markdown(columns))
+    table = dataset_stats.statistics_table(columns)
+    atomic.write_text(snakemake.output.markdown, tables.to_markdown(table))
+    atomic.write_text(snakemake.output.html, tables.to_html([("Table 2: dataset statistics", table)]))

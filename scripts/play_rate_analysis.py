@@ -22,6 +22,8 @@ with logged(snakemake.log[0]) as log:
     table = figures.table5(correlations, yaml.safe_load(open(inputs.paper, encoding="utf-8"))["table5"])
     atomic.write_text(snakemake.output.csv, correlations.to_csv(index=False))
     atomic.write_text(snakemake.output.markdown, tables.to_markdown(table))
+    atomic.write_text(snakemake.output.html, tables.to_html([("Table 5 (proxy; paper: proprietary Stream play data)",
+                                                              table)]))
     bins = figures.play_rate_bins(rates, *embeddings["default"])
     atomic.write_text(snakemake.output.bins, bins.to_csv(index=False))
     figures.play_rate_figure(bins, snakemake.output.png, snakemake.output.pdf, setting="default")

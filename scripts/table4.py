@@ -31,5 +31,6 @@ with logged(snakemake.log[0]) as log:
     atomic.write_text(snakemake.output.csv, pd.DataFrame(rows).to_csv(index=False))
     atomic.write_text(snakemake.output.markdown, tables.to_markdown(table))
     atomic.write_text(snakemake.output.latex, tables.to_latex(table))
+    atomic.write_text(snakemake.output.html, tables.to_html([("Table 4 (this run | paper, LFM-1b)", table)]))
     atomic.write_text(snakemake.output.tests, marks.tests.to_csv(index=False))
     log.info("Table 4:\n%s", tables.to_markdown(table))

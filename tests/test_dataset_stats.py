@@ -62,10 +62,10 @@ def test_markdown_table():
         "| Songs | 31,000,000 | 3 |\n"
         "| Events | 1,000,000,000 | 4 |\n"
         "| Sequences | 120,000 | 0 |\n"
-        "| Seq. length mean | 9,044.2 | n/a |\n"
-        "| Seq. length 25th percentile | 1,138.0 | n/a |\n"
-        "| Seq. length median | 3,930.5 | n/a |\n"
-        "| Seq. length 75th percentile | 16,155.0 | n/a |\n"
-        "| extra | n/a | 2 |\n")
+        "| Seq. length mean | 9,044.2 | - |\n"
+        "| Seq. length 25th percentile | 1,138.0 | - |\n"
+        "| Seq. length median | 3,930.5 | - |\n"
+        "| Seq. length 75th percentile | 16,155.0 | - |\n"
+        "| extra | - | 2 |\n")
     with pytest.raises(ValueError, match="at least one dataset"):
         statistics_markdown({})

@@ -468,7 +468,7 @@ def test_play_rate_and_tradeoff_scripts(tmp_path):
                      "  frequent_pairs: {default: 0.3335, single: 0.3480, multi: 0.3717}\n")
     run_script("play_rate_analysis.py", tmp_path,
                {"test": str(tmp_path / "test.parquet"), "models": models, "best": best, "paper": str(paper)},
-               {"csv": str(tmp_path / "t5.csv"), "markdown": str(tmp_path / "t5.md"),
+               {"csv": str(tmp_path / "t5.csv"), "markdown": str(tmp_path / "t5.md"), "html": str(tmp_path / "t5.html"),
                 "bins": str(tmp_path / "bins.csv"), **figure_outputs(tmp_path, "rate")},
                {"settings": settings_, "studies": objectives, "frequent": 5, "max_gap_seconds": None})
     correlations = pd.read_csv(tmp_path / "t5.csv")

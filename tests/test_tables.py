@@ -122,3 +122,12 @@ def test_table4_rows_without_paper_counterpart_and_bad_input(paper):
         table4(ROWS, MARKS, paper, paper_dataset=None)
     with pytest.raises(ValueError, match="no 'opt_type'"):
         table4([{"config": "x"}])
+
+
+def test_html_page_shades_paper_columns_and_escapes():
+    from songvec.tables import to_html
+    df = pd.DataFrame({"Objective": ["a<b"], "HitRate": ["0.5000"], "HitRate (paper)": ["0.4492↑"]})
+    page = to_html([("Table 4", df)])
+    assert page.startswith("<!DOCTYPE html>") and "<h3>Table 4</h3>" in page
+    assert "<th class=paper>HitRate (paper)</th>" in page
+    assert "<td class='r paper'>0.4492↑</td>" in page and "a&lt;b" in page

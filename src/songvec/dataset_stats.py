@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
+from songvec import tables
 from songvec.sequences import Sequences
 
 PERCENTILE_METHOD = "linear"
@@ -41,28 +43,31 @@ def sequence_statistics(seqs: Sequences) -> dict:
             "length_mean": mean, "length_p25": p25, "length_median": median, "length_p75": p75}
 
 
-def statistics_markdown(rows: dict[str, dict]) -> str:
-    """A Markdown table with one column per dataset (``rows``: dataset name -> statistics dict) and one row
-    per statistic: those of :data:`STATISTICS` in that order, then any other key in first-seen order.
+def statistics_table(rows: dict[str, dict]) -> pd.DataFrame:
+    """Display table (strings) with one column per dataset (``rows``: dataset name -> statistics dict) and
+    one row per statistic: those of :data:`STATISTICS` in that order, then any other key in first-seen order.
 
     Integers are printed in full with thousands separators, floats with one decimal, a missing or NaN value
-    as ``n/a``.
+    as ``-``.
     """
     if not rows:
-        raise ValueError("statistics_markdown needs at least one dataset")
+        raise ValueError("statistics_table needs at least one dataset")
     keys = list(STATISTICS)
     for stats in rows.values():
         keys += [k for k in stats if k not in keys]
-    lines = ["| Statistic | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
-    for key in keys:
-        cells = [_format(stats.get(key)) for stats in rows.values()]
-        lines.append(f"| {STATISTICS.get(key, key)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    table = {"Statistic": [STATISTICS.get(key, key) for key in keys]}
+    table |= {name: [_format(stats.get(key)) for key in keys] for name, stats in rows.items()}
+    return pd.DataFrame(table)
+
+
+def statistics_markdown(rows: dict[str, dict]) -> str:
+    """:func:`statistics_table` as a Markdown table."""
+    return tables.to_markdown(statistics_table(rows))
 
 
 def _format(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
+        return tables.MISSING
     if isinstance(value, (int, np.integer)):
         return f"{value:,}"
     return f"{value:,.1f}"

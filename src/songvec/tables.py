@@ -129,6 +129,36 @@ def to_latex(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+_HTML_STYLE = ("body{font-family:sans-serif;font-size:14px;margin:1em}"
+               "table{border-collapse:collapse}th,td{padding:4px 10px;border-bottom:1px solid #ccc}"
+               "th{background:#eee}td.r{text-align:right}.paper{color:#555;background:#f6f6f6}"
+               "h3{font-size:15px}")
+
+
+def to_html(sections: Sequence[tuple[str, pd.DataFrame]]) -> str:
+    """A self-contained HTML page with one titled table per ``(title, df)`` (for the Snakemake report).
+
+    Columns whose header ends with ``(paper)`` are shaded so the paper's values stand apart.
+    """
+    import html
+
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{_HTML_STYLE}</style></head><body>"]
+    for title, df in sections:
+        cells = _cells(df)
+        right = _right_aligned(cells)
+        paper = [str(c).endswith(PAPER_SUFFIX.strip()) for c in df.columns]
+        parts.append(f"<h3>{html.escape(title)}</h3><table><tr>"
+                     + "".join(f"<th{' class=paper' if p else ''}>{html.escape(str(c))}</th>"
+                               for c, p in zip(df.columns, paper)) + "</tr>")
+        for row in zip(*cells):
+            parts.append("<tr>" + "".join(
+                f"<td class='{'r' if r else ''}{' paper' if p else ''}'>{html.escape(v)}</td>"
+                for v, r, p in zip(row, right, paper)) + "</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
 def _paper_rows(paper: pd.DataFrame, dataset: str | None) -> dict[tuple[str, str], dict]:
     """(opt_type, objective) -> paper row as a dict, with ``marks`` parsed into metric -> mark."""
     if "dataset" in paper.columns:

@@ -72,8 +72,9 @@ rule scale_table:
         paper=PAPER_RESULTS,
     output:
         csv=f"{RESULTS}/tables/table6.csv",
-        markdown=report(
-            f"{RESULTS}/tables/table6.md",
+        markdown=f"{RESULTS}/tables/table6.md",
+        html=report(
+            f"{RESULTS}/tables/table6.html",
             caption="../report/table6.rst",
             category="Tables",
             labels={"table": "Table 6: HPO at increasing subsample rates"},
@@ -108,8 +109,9 @@ rule play_rate_analysis:
         paper=PAPER_RESULTS,
     output:
         csv=f"{RESULTS}/tables/table5.csv",
-        markdown=report(
-            f"{RESULTS}/tables/table5.md",
+        markdown=f"{RESULTS}/tables/table5.md",
+        html=report(
+            f"{RESULTS}/tables/table5.html",
             caption="../report/table5.rst",
             category="Tables",
             labels={"table": "Table 5: transition rate against cosine similarity (proxy)"},

@@ -145,8 +145,9 @@ rule dataset_statistics:
         paper=PAPER_RESULTS,
     output:
         csv=f"{RESULTS}/tables/table2.csv",
-        markdown=report(
-            f"{RESULTS}/tables/table2.md",
+        markdown=f"{RESULTS}/tables/table2.md",
+        html=report(
+            f"{RESULTS}/tables/table2.html",
             caption="../report/table2.rst",
             category="Tables",
             labels={"table": "Table 2: dataset statistics"},

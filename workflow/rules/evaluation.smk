@@ -9,8 +9,9 @@ rule table4:
         paper=PAPER_RESULTS,
     output:
         csv=f"{RESULTS}/tables/table4.csv",
-        markdown=report(
-            f"{RESULTS}/tables/table4.md",
+        markdown=f"{RESULTS}/tables/table4.md",
+        html=report(
+            f"{RESULTS}/tables/table4.html",
             caption="../report/table4.rst",
             category="Tables",
             labels={"table": "Table 4: HPO results with significance marks"},
