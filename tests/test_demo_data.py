@@ -137,6 +137,15 @@ def test_custom_size_and_genre_source_subset(tmp_path):
     check_layout(tmp_path, genre_sources=["allmusic"])
 
 
+def test_long_histories_start_no_earlier_than_the_model_allows(tmp_path):
+    """Long histories (mean 20,000 plays) must not date plays before start_unixtime."""
+    size = DemoSize(n_users=12, mean_length=20000, n_genres=5, n_artists=40, n_tracks=2000, n_duplicate_names=0)
+    generate(tmp_path, size, seed=3, genre_sources=("allmusic",))
+    events = np.loadtxt(tmp_path / "LFM-1b_LEs.txt", dtype=np.int64, delimiter="\t", ndmin=2)
+    assert events[:, 4].min() >= DemoModel().start_unixtime
+    assert events[:, 4].max() <= DemoModel().end_unixtime
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda out: generate(out, "huge", seed=1), "unknown demo size 'huge'"),
     (lambda out: generate(out, "tiny", seed=1, genre_sources=("lastfm",)), "unknown genre_sources"),

@@ -166,6 +166,7 @@ class DemoModel:
     p_skip: float = 0.06  # next track starts after 2-40 s instead of the track's duration
     session_gap_hours_median: float = 10.0
     end_unixtime: int = 1_404_172_800  # 2014-07-01, near the end of LFM-1b's collection period
+    start_unixtime: int = 1_104_537_600  # 2005-01-01: no generated play is older
     # genre-label noise in the UGP files (drawn independently per source)
     mean_extra_genres: float = 1.5
     p_wrong_first_genre: float = 0.10
@@ -616,7 +617,9 @@ def _walk(user_offsets, session_start, uniforms, move_cdf, p_session_favourite, 
 def _timestamps(rng, catalogue, tracks, user_offsets, session_start, model) -> np.ndarray:
     """(E,) int64 Unix seconds, increasing inside each user: the previous track's duration between events of
     a session (2-40 s after a skip), a log-normal gap of at least 30 minutes before a session; each user's
-    last event falls in the 180 days before ``model.end_unixtime``."""
+    last event falls in the 180 days before ``model.end_unixtime``. A history too long to fit after
+    ``model.start_unixtime`` has its gaps scaled down so that it starts there (heavy users of long
+    histories would otherwise date plays before Last.fm existed, which ingest rejects)."""
     n_events, first_event, lengths = len(tracks), user_offsets[:-1], np.diff(user_offsets)
     previous_duration = catalogue.track_seconds[np.r_[0, tracks[:-1]]]
     gap = np.where(rng.random(n_events) < model.p_skip, rng.integers(2, 41, n_events), previous_duration)
@@ -626,6 +629,9 @@ def _timestamps(rng, catalogue, tracks, user_offsets, session_start, model) -> n
     elapsed = np.cumsum(gap)
     elapsed -= np.repeat(elapsed[first_event], lengths)  # seconds since the user's first event
     last = model.end_unixtime - rng.integers(0, 180 * 86400, len(lengths))
+    span = elapsed[user_offsets[1:] - 1]
+    scale = np.minimum(1.0, (last - model.start_unixtime) / np.maximum(span, 1))
+    elapsed = np.floor(elapsed * np.repeat(scale, lengths)).astype(np.int64)
     return np.repeat(last - elapsed[user_offsets[1:] - 1], lengths) + elapsed
 
 
