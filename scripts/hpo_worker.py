@@ -6,7 +6,7 @@ from songvec import atomic, hpo
 from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator, scalar_metrics
 from songvec.logs import logged
 from songvec.sequences import read_sequences
-from songvec.training import TrainingSettings
+from songvec.training import TrainingSettings, Word2VecParams
 
 with logged(snakemake.log[0]) as log:
     inputs, options = snakemake.input, snakemake.params.hpo
@@ -21,6 +21,8 @@ with logged(snakemake.log[0]) as log:
         EvaluationSettings.from_config(snakemake.params.evaluation, snakemake.params.seed),
         TrainingSettings(**{k: v for k, v in word2vec.items() if k != "defaults"}, seed=snakemake.params.seed),
         time_budget_seconds=options["time_budget_factor"] * default_seconds,
+        reference=(Word2VecParams(**word2vec["defaults"]), default_seconds),
+        prediction_margin=options["prediction_margin"],
         logger=log,
     )
     space = {name: {**spec, "default": word2vec["defaults"][name]} for name, spec in options["search_space"].items()}

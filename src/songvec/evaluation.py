@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from songvec import clustering, false_neighbors, neighbors, next_song
 from songvec.sequences import Sequences
 from songvec.hpo import TrialInfeasible
-from songvec.training import OverTimeBudget, TrainingSettings, Word2VecParams, train_word2vec
+from songvec.training import OverTimeBudget, TrainingSettings, Word2VecParams, relative_cost, train_word2vec
 from songvec.genres import UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -217,20 +217,33 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 def configuration_evaluator(train: Sequences, data: EvaluationData, settings: EvaluationSettings,
                             training: TrainingSettings, time_budget_seconds: float | None,
-                            logger: logging.Logger | None = None):
+                            reference: tuple[Word2VecParams, float] | None = None,
+                            prediction_margin: float | None = None, logger: logging.Logger | None = None):
     """``evaluate(params) -> metrics`` for the HPO engine: train on ``train`` with the hyper-parameters
     ``params`` (Word2VecParams fields), then compute the metrics on ``data``.
 
     A training projected over ``time_budget_seconds`` raises :class:`songvec.hpo.TrialInfeasible`.
-    The returned metrics are the scalar ones of :func:`evaluate_embedding` plus ``train_seconds``.
+    With ``reference`` = (default params, their measured training seconds) and ``prediction_margin``,
+    a configuration whose predicted time (:func:`songvec.training.relative_cost` x reference seconds)
+    exceeds ``prediction_margin`` x the budget is infeasible without training: random draws from the
+    paper's ranges are often tens of times slower than the default and would otherwise each spend
+    part of an epoch proving it. The returned metrics are the scalar ones of :func:`evaluate_embedding`
+    plus ``train_seconds``.
     """
 
     def evaluate(params: Mapping[str, Any]) -> dict:
+        params = Word2VecParams(**params)
+        if reference is not None and prediction_margin is not None and time_budget_seconds is not None:
+            predicted = relative_cost(params, reference[0]) * reference[1]
+            if predicted > prediction_margin * time_budget_seconds:
+                raise TrialInfeasible(f"predicted training time {predicted:.3g}s exceeds {prediction_margin:g} x "
+                                      f"the budget of {time_budget_seconds:.3g}s",
+                                      violation=max(predicted / time_budget_seconds - 1, 1e-9))
         try:
-            model = train_word2vec(train, Word2VecParams(**params), training,
+            model = train_word2vec(train, params, training,
                                    time_budget_seconds=time_budget_seconds, logger=logger)
         except OverTimeBudget as over:
-            raise TrialInfeasible(str(over)) from over
+            raise TrialInfeasible(str(over), violation=over.projected_seconds / over.budget_seconds - 1) from over
         result = evaluate_embedding(model.wv.vectors, np.asarray(model.wv.index_to_key, dtype=np.int64),
                                     data, settings)
         return scalar_metrics(result.metrics) | {"train_seconds": model.record["train_seconds"]}

@@ -95,6 +95,8 @@ class TrainingSettings:
         min_alpha: learning rate reached at the end of training.
         seed: seed of the vector initialisation and of gensim's sampling.
         workers: training threads; only ``workers=1`` gives reproducible vectors.
+        batch_words: tokens per job handed to gensim's trainer threads (gensim's default 10,000);
+            the time budget is checked between jobs, so smaller jobs stop an over-budget run sooner.
         max_sentence_tokens: sequences longer than this are split into chunks of at most this many
             tokens (at most 10,000, gensim's hard limit).
     """
@@ -106,9 +108,10 @@ class TrainingSettings:
     seed: int = 0
     workers: int = 1
     max_sentence_tokens: int = GENSIM_MAX_SENTENCE_TOKENS
+    batch_words: int = 10_000
 
     def __post_init__(self):
-        for name in ("epochs", "min_count", "workers", "max_sentence_tokens"):
+        for name in ("epochs", "min_count", "workers", "max_sentence_tokens", "batch_words"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"TrainingSettings.{name} must be an integer >= 1, got {value!r}")
@@ -262,6 +265,20 @@ class _EpochMonitor(CallbackAny2Vec):
             raise OverTimeBudget(projected, self.budget_seconds, elapsed, self.epochs_completed)
 
 
+def relative_cost(params: Word2VecParams, reference: Word2VecParams) -> float:
+    """Training cost of ``params`` relative to ``reference`` on the same corpus and epochs.
+
+    Skip-gram with negative sampling trains, per token, about ``window + 1`` context pairs (gensim
+    shrinks the window at random to 1..window on each side), each a dot product and update with
+    ``negative + 1`` vectors of ``vector_size`` floats: cost ~ (window + 1)(negative + 1) vector_size.
+    The learning rate and the sampling exponent do not change the cost.
+    """
+    def cost(p: Word2VecParams) -> float:
+        return (p.window + 1) * (p.negative + 1) * p.vector_size
+
+    return cost(params) / cost(reference)
+
+
 def stable_hash(text: str) -> int:
     """CRC-32 of the UTF-8 text: a ``hashfxn`` for gensim that does not depend on PYTHONHASHSEED."""
     return zlib.crc32(text.encode("utf-8"))
@@ -302,7 +319,8 @@ def train_word2vec(seqs: Sequences, params: Word2VecParams = Word2VecParams(),
         sg=1, hs=0, vector_size=params.vector_size, window=params.window,
         ns_exponent=params.ns_exponent, negative=params.negative, alpha=params.alpha,
         min_alpha=settings.min_alpha, epochs=settings.epochs, min_count=settings.min_count,
-        sample=settings.sample, seed=settings.seed, workers=settings.workers, hashfxn=stable_hash)
+        sample=settings.sample, seed=settings.seed, workers=settings.workers, batch_words=settings.batch_words,
+        hashfxn=stable_hash)
     model.build_vocab_from_freq(dict(zip(corpus.tokens.tolist(), corpus.song_counts.tolist())),
                                 corpus_count=len(corpus))
     vocab_seconds = time.perf_counter() - started

@@ -132,7 +132,7 @@ rule split_sequences:
         f"{RESULTS}/benchmarks/split_sequences.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wildcards, input, attempt: (1000 + 20 * input.size_mb) * attempt,
     conda:
         "../../envs/data.yaml"
     script:

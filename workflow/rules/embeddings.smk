@@ -21,7 +21,7 @@ rule prepare_evaluation:
         f"{RESULTS}/benchmarks/prepare_evaluation.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wildcards, input, attempt: (1000 + 20 * input.size_mb) * attempt,
     conda:
         "../../envs/embeddings.yaml"
     script:
@@ -66,7 +66,7 @@ rule mine_false_neighbors:
         f"{RESULTS}/benchmarks/mine_false_neighbors.tsv"
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=lambda wildcards, input, attempt: (1000 + 20 * input.size_mb) * attempt,
     conda:
         "../../envs/embeddings.yaml"
     script:
@@ -88,7 +88,7 @@ rule train_model:
         f"{RESULTS}/benchmarks/train_model/{{setting}}/seed-{{seed}}.tsv"
     threads: config["word2vec"]["workers"]
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wildcards, input, attempt: (1000 + 25 * input.size_mb) * attempt,
     conda:
         "../../envs/embeddings.yaml"
     script:
@@ -118,7 +118,7 @@ rule evaluate_model:
         f"{RESULTS}/benchmarks/evaluate_model/{{setting}}/seed-{{seed}}/{{split}}.tsv"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wildcards, input, attempt: (1500 + 4 * input.size_mb) * attempt,
     conda:
         "../../envs/embeddings.yaml"
     script:

@@ -26,7 +26,7 @@ rule hpo_worker:
         f"{RESULTS}/benchmarks/hpo/{{study}}/worker-{{worker}}.tsv"
     threads: config["word2vec"]["workers"]
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wildcards, input, attempt: (1000 + 30 * input.size_mb) * attempt,
         runtime=24 * 60,
     conda:
         "../../envs/hpo.yaml"

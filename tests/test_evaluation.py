@@ -1,0 +1,125 @@
+"""evaluate_embedding against a naive re-computation of every metric; the HPO evaluator's time rules."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import calinski_harabasz_score
+
+from songvec import evaluation
+from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator, evaluate_embedding
+from songvec.hpo import TrialInfeasible
+from songvec.sequences import Sequences
+from songvec.training import TrainingSettings, Word2VecParams, relative_cost
+
+
+def naive_hitrate(vectors, ids, pairs, k):
+    """Brute force: rank every other song by cosine similarity (ties by row), skip OOV and self pairs."""
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    row = {int(t): i for i, t in enumerate(ids)}
+    hits, gains = [], []
+    for q, t in zip(pairs["query"], pairs["target"]):
+        if q not in row or t not in row or q == t:
+            continue
+        sims = unit @ unit[row[q]]
+        order = [j for j in sorted(range(len(ids)), key=lambda j: (-sims[j], j)) if j != row[q]][:k]
+        rank = order.index(row[t]) + 1 if row[t] in order else 0
+        hits.append(rank > 0)
+        gains.append(1 / np.log2(rank + 1) if rank else 0.0)
+    return np.mean(hits), np.mean(gains)
+
+
+@pytest.fixture
+def space():
+    rng = np.random.default_rng(4)
+    n = 60
+    ids = np.arange(100, 100 + n)
+    genre = np.array(["rock", "pop", "jazz"])[np.arange(n) % 3]
+    vectors = rng.normal(size=(n, 8)).astype(np.float32) + 3 * (np.arange(n) % 3)[:, None]
+    pairs = pd.DataFrame({"query": rng.choice(ids, 40), "target": rng.choice(ids, 40)})
+    pairs.loc[0, "target"] = 999  # out of vocabulary
+    pairs.loc[1, "target"] = pairs.loc[1, "query"]  # a repeat play
+    genres = pd.DataFrame({"track_id": ids, "artist_id": np.arange(n) // 4, "genre": genre})
+    genres.loc[5, "genre"] = "unknown"
+    hard = pd.DataFrame({"song_a": ids[[0, 0, 3]], "song_b": ids[[1, 2, 9]]})
+    data = EvaluationData(pairs={"in_set": pairs.iloc[:20].reset_index(drop=True),
+                                 "out_of_set": pairs.iloc[20:].reset_index(drop=True)},
+                          track_genres=genres, hard_negatives=hard)
+    return vectors, ids, data
+
+
+def test_every_metric_equals_a_naive_recomputation(space):
+    vectors, ids, data = space
+    settings = EvaluationSettings(k=10, hardneg_songs=None, vrc_min_group_size=1)
+    result = evaluate_embedding(vectors, ids, data, settings)
+    m = result.metrics
+    for kind in ("in_set", "out_of_set"):
+        hitrate, ndcg = naive_hitrate(vectors, ids, data.pairs[kind], 10)
+        assert m[f"hitrate_{kind}"] == pytest.approx(hitrate) and m[f"ndcg_{kind}"] == pytest.approx(ndcg)
+    assert m["hitrate"] == pytest.approx((m["hitrate_in_set"] + m["hitrate_out_of_set"]) / 2)
+    assert m["share_oov_in_set"] == pytest.approx(1 / 20) and m["share_self_in_set"] == pytest.approx(1 / 20)
+
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    known = data.track_genres["genre"].to_numpy() != "unknown"
+    assert m["vrc_genre"] == pytest.approx(calinski_harabasz_score(unit[known], data.track_genres["genre"][known]),
+                                           rel=1e-5)
+    assert m["vrc_artist"] == pytest.approx(calinski_harabasz_score(unit, data.track_genres["artist_id"]), rel=1e-5)
+
+    # HardNeg: songs 100, 101, 102, 103, 109 have hard negatives; share of their 10 neighbours that are
+    sims = unit @ unit.T
+    partners = {100: {101, 102}, 101: {100}, 102: {100}, 103: {109}, 109: {103}}
+    expected = []
+    for song in sorted(partners):
+        row = song - 100
+        order = [j for j in sorted(range(len(ids)), key=lambda j: (-sims[row, j], j)) if j != row][:10]
+        expected.append(sum(ids[j] in partners[song] for j in order) / 10)
+    assert result.songs["song"].tolist() == sorted(partners)
+    assert result.songs["hardneg"].to_numpy() == pytest.approx(expected)
+    assert m["hardneg"] == pytest.approx(np.mean(expected))
+
+
+def test_per_pair_rows_do_not_depend_on_the_model(space):
+    vectors, ids, data = space
+    settings = EvaluationSettings(k=10)
+    first = evaluate_embedding(vectors, ids, data, settings).pairs
+    second = evaluate_embedding(vectors[::-1].copy(), ids[::-1].copy(), data, settings).pairs
+    assert first[["kind", "query", "target", "evaluated"]].equals(second[["kind", "query", "target", "evaluated"]])
+
+
+def test_relative_cost_by_hand():
+    default = Word2VecParams()
+    assert relative_cost(default, default) == 1.0
+    assert relative_cost(Word2VecParams(window=11, negative=11, vector_size=50), default) == \
+        pytest.approx(12 * 12 * 50 / (6 * 6 * 100))
+    assert relative_cost(Word2VecParams(alpha=0.1, ns_exponent=-1), default) == 1.0
+
+
+def test_a_configuration_predicted_far_over_budget_is_infeasible_without_training(space, monkeypatch):
+    vectors, ids, data = space
+    seqs = Sequences.from_events(np.repeat([1, 2], 30), np.tile(ids[:30], 2), np.zeros(60), np.arange(60))
+    trained = []
+    monkeypatch.setattr(evaluation, "train_word2vec", lambda *a, **k: trained.append(a) or 1 / 0)
+    evaluate = configuration_evaluator(seqs, data, EvaluationSettings(k=5), TrainingSettings(epochs=1),
+                                       time_budget_seconds=1.25, reference=(Word2VecParams(), 1.0),
+                                       prediction_margin=3.0)
+    with pytest.raises(TrialInfeasible, match="predicted training time"):
+        evaluate({"vector_size": 200, "window": 40, "ns_exponent": 0.5, "negative": 100, "alpha": 0.01})
+    assert not trained
+    # within the margin the configuration is trained (here: the stub fails, showing it was called)
+    with pytest.raises(ZeroDivisionError):
+        evaluate({"vector_size": 100, "window": 6, "ns_exponent": 0.5, "negative": 5, "alpha": 0.01})
+    assert len(trained) == 1
+
+
+def test_a_real_training_over_budget_becomes_an_infeasible_trial(space):
+    vectors, ids, data = space
+    rng = np.random.default_rng(0)
+    seqs = Sequences.from_events(np.repeat(np.arange(20), 500), rng.choice(ids, 10_000), np.zeros(10_000),
+                                 np.arange(10_000))
+    evaluate = configuration_evaluator(seqs, data, EvaluationSettings(k=5), TrainingSettings(epochs=3),
+                                       time_budget_seconds=1e-6)
+    with pytest.raises(TrialInfeasible, match="exceeds the budget"):
+        evaluate({"vector_size": 20, "window": 2, "ns_exponent": 0.5, "negative": 2, "alpha": 0.01})
+    metrics = configuration_evaluator(seqs, data, EvaluationSettings(k=5), TrainingSettings(epochs=1),
+                                      time_budget_seconds=None)(
+        {"vector_size": 20, "window": 2, "ns_exponent": 0.5, "negative": 2, "alpha": 0.01})
+    assert 0 <= metrics["hitrate"] <= 1 and metrics["train_seconds"] > 0
