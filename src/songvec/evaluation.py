@@ -197,7 +197,7 @@ def _coherence(unit, track_ids, genres, artists, data, settings, threads) -> dic
     genre_values = clustering.local_coherence(unit, genres, genre_songs["row"].to_numpy(), m,
                                               unknown_label=UNKNOWN, threads=threads)
     artist_songs = clustering.sample_artist_coherence_songs(artists, plays, seed=settings.seed,
-                                                            **settings.artist_coherence)
+                                                            unknown_label=NO_ARTIST, **settings.artist_coherence)
     artist_values = clustering.local_coherence(unit, artists, artist_songs["row"].to_numpy(), m,
                                                unknown_label=NO_ARTIST, threads=threads)
     return {
