@@ -14,29 +14,12 @@ drawn from a Zipf law (exponent 1) over 1M songs whose ids are spread over [0, 5
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from synthetic import zipf_sequences
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a clone, uninstalled
 from songvec.false_neighbors import mine_hard_negatives
-from songvec.sequences import Sequences
-
-
-def synthetic_sequences(n_events: int, n_songs: int, seed: int = 0) -> Sequences:
-    rng = np.random.default_rng(seed)
-    weights = 1.0 / np.arange(1, n_songs + 1)
-    cdf = np.cumsum(weights / weights.sum())
-    song_ids = rng.choice(5 * n_songs, size=n_songs, replace=False)
-    tracks = song_ids[np.minimum(np.searchsorted(cdf, rng.random(n_events)), n_songs - 1)]
-    lengths = rng.geometric(1 / 2000, size=2 * n_events // 2000 + 10)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    offsets = np.append(offsets[offsets < n_events], n_events)
-    zeros = np.zeros(n_events, dtype=np.int64)
-    return Sequences(np.arange(len(offsets) - 1), offsets.astype(np.int64), tracks.astype(np.int64),
-                     zeros, zeros)
 
 
 def main() -> None:
@@ -47,7 +30,7 @@ def main() -> None:
     n_events = 2_000_000 if args.small else 20_000_000
 
     started = time.perf_counter()
-    seqs = synthetic_sequences(n_events, 1_000_000)
+    seqs = zipf_sequences(n_events, 1_000_000, mean_length=2000, id_spread=5)
     print(f"data: {seqs.n_events:,} events, {len(seqs):,} sequences "
           f"(made in {time.perf_counter() - started:.1f}s)")
     started = time.perf_counter()

@@ -16,28 +16,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from synthetic import zipf_sequences
 from gensim.models import Word2Vec
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a clone, uninstalled
-from songvec.sequences import Sequences
 from songvec.training import TokenChunks, TrainingSettings, Word2VecParams, train_word2vec
-
-
-def synthetic_sequences(n_events: int, n_songs: int, seed: int = 0) -> Sequences:
-    rng = np.random.default_rng(seed)
-    weights = 1.0 / np.arange(1, n_songs + 1)
-    cdf = np.cumsum(weights / weights.sum())
-    tracks = np.minimum(np.searchsorted(cdf, rng.random(n_events)), n_songs - 1).astype(np.int64)
-    lengths = rng.geometric(1 / 3000, size=2 * n_events // 3000 + 10)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    offsets = np.append(offsets[offsets < n_events], n_events).astype(np.int64)
-    zeros = np.zeros(n_events, dtype=np.int64)
-    return Sequences(np.arange(len(offsets) - 1), offsets, tracks, zeros, zeros)
 
 
 def bare_gensim(sentences, params: Word2VecParams, settings: TrainingSettings):
@@ -62,7 +47,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     n_events = 300_000 if args.small else 2_000_000
 
-    seqs = synthetic_sequences(n_events, 50_000)
+    seqs = zipf_sequences(n_events, 50_000, mean_length=3000)
     params, settings = Word2VecParams(), TrainingSettings()
     sentences = list(TokenChunks(seqs, settings.max_sentence_tokens))
     print(f"data: {seqs.n_events:,} events, {len(seqs):,} sequences, {len(sentences):,} sentences; "

@@ -13,16 +13,6 @@ from songvec.false_neighbors import (
 from songvec.sequences import Sequences
 
 
-def make_sequences(track_lists) -> Sequences:
-    """Sequences from lists of track ids (empty lists allowed: they make empty sequences)."""
-    lengths = [len(t) for t in track_lists]
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    tracks = np.array([x for t in track_lists for x in t], dtype=np.int64)
-    return Sequences(np.arange(len(lengths), dtype=np.int64), offsets, tracks,
-                     np.zeros_like(tracks), np.zeros_like(tracks))
-
-
 def naive_bigrams(track_lists):
     """Reference: Counter of unordered adjacent pairs, and the number of skipped self-repeats."""
     pairs, repeats = Counter(), 0
@@ -67,7 +57,7 @@ def as_counter(bigrams):
 
 def test_bigrams_by_hand_skip_boundaries_and_self_repeats():
     # the 7 | 7 and 5 | 9 junctions between sequences are not bigrams; 3,3 is a self-repeat
-    seqs = make_sequences([[5, 3, 3, 5, 7], [], [7, 5], [9]])
+    seqs = Sequences.from_track_lists([[5, 3, 3, 5, 7], [], [7, 5], [9]])
     bigrams = count_bigrams(seqs)
     assert bigrams.song_a.tolist() == [3, 5]
     assert bigrams.song_b.tolist() == [5, 7]
@@ -77,8 +67,8 @@ def test_bigrams_by_hand_skip_boundaries_and_self_repeats():
 
 
 def test_bigrams_of_empty_and_single_event_sequences():
-    assert count_bigrams(make_sequences([])).n_instances == 0
-    bigrams = count_bigrams(make_sequences([[4], [], [4], [4, 4]]))
+    assert count_bigrams(Sequences.from_track_lists([])).n_instances == 0
+    bigrams = count_bigrams(Sequences.from_track_lists([[4], [], [4], [4, 4]]))
     assert len(bigrams.count) == 0 and bigrams.n_self_repeats == 1
 
 
@@ -88,7 +78,7 @@ def test_bigrams_of_empty_and_single_event_sequences():
 def test_bigrams_match_naive_counter(track_lists, scale):
     # scale 10**12 makes the ids sparse (compaction by np.unique), -3 makes them negative
     track_lists = [[scale * x for x in t] for t in track_lists]
-    bigrams = count_bigrams(make_sequences(track_lists))
+    bigrams = count_bigrams(Sequences.from_track_lists(track_lists))
     expected, repeats = naive_bigrams(track_lists)
     assert as_counter(bigrams) == expected
     assert bigrams.n_self_repeats == repeats
@@ -100,13 +90,13 @@ def test_bigrams_match_naive_counter(track_lists, scale):
 def test_bigrams_match_naive_counter_on_larger_random_data():
     rng = np.random.default_rng(3)
     track_lists = [rng.zipf(1.5, rng.integers(0, 300)).tolist() for _ in range(60)]
-    bigrams = count_bigrams(make_sequences(track_lists))
+    bigrams = count_bigrams(Sequences.from_track_lists(track_lists))
     expected, repeats = naive_bigrams(track_lists)
     assert as_counter(bigrams) == expected and bigrams.n_self_repeats == repeats
 
 
 def test_inconsistent_offsets_are_rejected():
-    seqs = make_sequences([[1, 2, 3]])
+    seqs = Sequences.from_track_lists([[1, 2, 3]])
     seqs.offsets = np.array([0, 5], dtype=np.int64)
     with pytest.raises(ValueError, match="offsets"):
         count_bigrams(seqs)
@@ -159,7 +149,7 @@ HAND_CORPUS = [[1, 2, 1, 2, 1], [3, 4, 5], [1, 3]]
 
 
 def test_hard_negatives_by_hand():
-    pairs, summary = mine_hard_negatives(make_sequences(HAND_CORPUS), min_cooccurrence=1,
+    pairs, summary = mine_hard_negatives(Sequences.from_track_lists(HAND_CORPUS), min_cooccurrence=1,
                                          chi2_factor=0.2)  # threshold 0.2 * 10 events = 2
     assert list(pairs.columns) == ["song_a", "song_b", "cooccurrences", "chi2"]
     assert pairs[["song_a", "song_b"]].values.tolist() == [[1, 3], [3, 4]]
@@ -174,7 +164,7 @@ def test_hard_negatives_by_hand():
 
 
 def test_hard_negatives_by_hand_cooccurrence_threshold():
-    seqs = make_sequences(HAND_CORPUS)
+    seqs = Sequences.from_track_lists(HAND_CORPUS)
     pairs, summary = mine_hard_negatives(seqs, min_cooccurrence=2, chi2_factor=0.2)
     assert len(pairs) == 0 and summary["n_pairs_min_cooccurrence"] == 1
     assert summary["mean_hard_negatives_per_song"] == 0.0
@@ -186,7 +176,7 @@ def test_hard_negatives_by_hand_cooccurrence_threshold():
 def test_hard_negatives_match_naive_reference(seed):
     rng = np.random.default_rng(seed)
     track_lists = [(rng.zipf(1.3, rng.integers(0, 200)) % 40).tolist() for _ in range(50)]
-    pairs, summary = mine_hard_negatives(make_sequences(track_lists), min_cooccurrence=3,
+    pairs, summary = mine_hard_negatives(Sequences.from_track_lists(track_lists), min_cooccurrence=3,
                                          chi2_factor=1e-3)
     expected = naive_hard_negatives(track_lists, 3, 1e-3)
     got = {(a, b): (n, c) for a, b, n, c in pairs.itertuples(index=False)}
@@ -198,7 +188,7 @@ def test_hard_negatives_match_naive_reference(seed):
 
 
 def test_mining_rejects_bad_parameters():
-    seqs = make_sequences(HAND_CORPUS)
+    seqs = Sequences.from_track_lists(HAND_CORPUS)
     with pytest.raises(ValueError, match="min_cooccurrence"):
         mine_hard_negatives(seqs, min_cooccurrence=0)
     with pytest.raises(ValueError, match="chi2_factor"):

@@ -37,3 +37,9 @@ def test_from_events_rejects_users_split_in_two_runs():
     import pytest
     with pytest.raises(ValueError, match="grouped by user_id"):
         Sequences.from_events([1, 2, 1], [1, 2, 3], [1, 1, 1], [1, 2, 3])
+
+
+def test_from_track_lists_by_hand():
+    s = Sequences.from_track_lists([[5, 6], [], [7]])
+    assert s.offsets.tolist() == [0, 2, 2, 3] and s.tracks.tolist() == [5, 6, 7]
+    assert s.user_ids.tolist() == [0, 1, 2] and s.lengths.tolist() == [2, 0, 1]

@@ -20,25 +20,16 @@ SMALL = Word2VecParams(vector_size=8, window=3, negative=3)
 QUICK = TrainingSettings(epochs=2)
 
 
-def make_sequences(track_lists) -> Sequences:
-    lengths = [len(t) for t in track_lists]
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    tracks = np.array([x for t in track_lists for x in t], dtype=np.int64)
-    return Sequences(np.arange(len(lengths), dtype=np.int64), offsets, tracks,
-                     np.zeros_like(tracks), np.zeros_like(tracks))
-
-
 def random_sequences(seed=0, n_sequences=40, vocabulary=300) -> Sequences:
     rng = np.random.default_rng(seed)
-    return make_sequences([(rng.zipf(1.4, rng.integers(1, 400)) % vocabulary).tolist()
+    return Sequences.from_track_lists([(rng.zipf(1.4, rng.integers(1, 400)) % vocabulary).tolist()
                            for _ in range(n_sequences)])
 
 
 # --- corpus -----------------------------------------------------------------------------------
 
 def test_token_chunks_split_long_sequences_without_losing_tokens():
-    seqs = make_sequences([list(range(25)), [], [7] * 10, [3, 1, 2]])
+    seqs = Sequences.from_track_lists([list(range(25)), [], [7] * 10, [3, 1, 2]])
     corpus = TokenChunks(seqs, max_tokens=10)
     chunks = list(corpus)
     assert [len(c) for c in chunks] == [10, 10, 5, 10, 3]
@@ -51,7 +42,7 @@ def test_token_chunks_split_long_sequences_without_losing_tokens():
 
 def test_token_chunks_total_tokens_equal_events_on_random_data():
     rng = np.random.default_rng(1)
-    seqs = make_sequences([rng.integers(0, 50, rng.integers(0, 80)).tolist() for _ in range(30)])
+    seqs = Sequences.from_track_lists([rng.integers(0, 50, rng.integers(0, 80)).tolist() for _ in range(30)])
     for max_tokens in (1, 7, 10_000):
         chunks = list(TokenChunks(seqs, max_tokens))
         assert sum(len(c) for c in chunks) == seqs.n_events
@@ -62,7 +53,7 @@ def test_token_chunks_total_tokens_equal_events_on_random_data():
 def test_long_sequence_is_trained_on_every_token():
     # one 25,000-event sequence: gensim alone trains on its first 10,000 tokens only
     tracks = np.arange(25_000) % 500
-    seqs = make_sequences([tracks.tolist()])
+    seqs = Sequences.from_track_lists([tracks.tolist()])
     settings = TrainingSettings(epochs=1, sample=0.0)
     model = train_word2vec(seqs, SMALL, settings)
     assert model.record["effective_words"] == 25_000
@@ -219,4 +210,4 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_empty_sequences_are_rejected():
     with pytest.raises(ValueError, match="no event"):
-        train_word2vec(make_sequences([[], []]), SMALL, QUICK)
+        train_word2vec(Sequences.from_track_lists([[], []]), SMALL, QUICK)

@@ -82,6 +82,16 @@ class Sequences:
         return cls(user_ids[starts], offsets, np.asarray(track_ids, dtype=np.int64),
                    np.asarray(artist_ids, dtype=np.int64), np.asarray(timestamps, dtype=np.int64))
 
+    @classmethod
+    def from_track_lists(cls, track_lists) -> "Sequences":
+        """Sequences ``0..n-1`` from lists of track ids (artists and timestamps zero); empty lists allowed."""
+        lengths = [len(tracks) for tracks in track_lists]
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        tracks = np.array([t for tracks in track_lists for t in tracks], dtype=np.int64)
+        return cls(np.arange(len(lengths), dtype=np.int64), offsets, tracks, np.zeros_like(tracks),
+                   np.zeros_like(tracks))
+
     def to_table(self) -> pa.Table:
         users = np.repeat(self.user_ids, self.lengths)
         return pa.table([users, self.tracks, self.artists, self.timestamps], schema=SCHEMA)
