@@ -13,7 +13,9 @@ with logged(snakemake.log[0]) as log:
     study = snakemake.wildcards.study
     worker = int(snakemake.wildcards.worker)
     default_metrics = scalar_metrics(json.load(open(inputs.default_metrics, encoding="utf-8")))
-    default_seconds = json.load(open(inputs.default_record, encoding="utf-8"))["train_seconds"]
+    clock = options["time_measure"]
+    default_seconds = json.load(open(inputs.default_record, encoding="utf-8"))[
+        {"cpu": "train_cpu_seconds", "wall": "train_seconds"}[clock]]
     word2vec = snakemake.params.word2vec
     evaluate = configuration_evaluator(
         read_sequences(inputs.train_masked),
@@ -23,6 +25,7 @@ with logged(snakemake.log[0]) as log:
         time_budget_seconds=options["time_budget_factor"] * default_seconds,
         reference=(Word2VecParams(**word2vec["defaults"]), default_seconds),
         prediction_margin=options["prediction_margin"],
+        budget_clock=clock,
         logger=log,
     )
     space = {name: {**spec, "default": word2vec["defaults"][name]} for name, spec in options["search_space"].items()}
@@ -37,8 +40,8 @@ with logged(snakemake.log[0]) as log:
         heartbeat_interval=options["heartbeat_seconds"],
         logger=log,
     )
-    log.info("study %s, worker %d: default training took %.2fs, budget %.2fs per trial", study, worker,
-             default_seconds, options["time_budget_factor"] * default_seconds)
+    log.info("study %s, worker %d: default training took %.2f %s seconds, budget %.2fs per trial", study, worker,
+             default_seconds, clock, options["time_budget_factor"] * default_seconds)
     if snakemake.params.objective == "pareto":
         hpo.run_pareto_worker(study, snakemake.params.storage, evaluate, default_metrics,
                               **common | {"max_trials": options["pareto"]["max_trials"]})

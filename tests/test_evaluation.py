@@ -123,3 +123,17 @@ def test_a_real_training_over_budget_becomes_an_infeasible_trial(space):
                                       time_budget_seconds=None)(
         {"vector_size": 20, "window": 2, "ns_exponent": 0.5, "negative": 2, "alpha": 0.01})
     assert 0 <= metrics["hitrate"] <= 1 and metrics["train_seconds"] > 0
+
+
+def test_the_reference_configuration_is_never_held_to_the_budget(space):
+    vectors, ids, data = space
+    rng = np.random.default_rng(1)
+    seqs = Sequences.from_events(np.repeat(np.arange(10), 200), rng.choice(ids, 2000), np.zeros(2000),
+                                 np.arange(2000))
+    reference = Word2VecParams(vector_size=16, window=2, negative=2)
+    evaluate = configuration_evaluator(seqs, data, EvaluationSettings(k=5), TrainingSettings(epochs=2),
+                                       time_budget_seconds=1e-6, reference=(reference, 1.0), prediction_margin=3.0)
+    metrics = evaluate({"vector_size": 16, "window": 2, "ns_exponent": 0.75, "negative": 2, "alpha": 0.025})
+    assert metrics["train_cpu_seconds"] > 0
+    with pytest.raises(TrialInfeasible, match="exceeds the budget"):
+        evaluate({"vector_size": 16, "window": 2, "ns_exponent": 0.5, "negative": 2, "alpha": 0.025})

@@ -218,11 +218,14 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 def configuration_evaluator(train: Sequences, data: EvaluationData, settings: EvaluationSettings,
                             training: TrainingSettings, time_budget_seconds: float | None,
                             reference: tuple[Word2VecParams, float] | None = None,
-                            prediction_margin: float | None = None, logger: logging.Logger | None = None):
+                            prediction_margin: float | None = None, budget_clock: str = "cpu",
+                            logger: logging.Logger | None = None):
     """``evaluate(params) -> metrics`` for the HPO engine: train on ``train`` with the hyper-parameters
     ``params`` (Word2VecParams fields), then compute the metrics on ``data``.
 
-    A training projected over ``time_budget_seconds`` raises :class:`songvec.hpo.TrialInfeasible`.
+    A training projected over ``time_budget_seconds`` (on ``budget_clock``, see
+    :func:`songvec.training.train_word2vec`) raises :class:`songvec.hpo.TrialInfeasible`; the reference
+    configuration itself is never held to the budget (it defines it).
     With ``reference`` = (default params, their measured training seconds) and ``prediction_margin``,
     a configuration whose predicted time (:func:`songvec.training.relative_cost` x reference seconds)
     exceeds ``prediction_margin`` x the budget is infeasible without training: random draws from the
@@ -233,19 +236,21 @@ def configuration_evaluator(train: Sequences, data: EvaluationData, settings: Ev
 
     def evaluate(params: Mapping[str, Any]) -> dict:
         params = Word2VecParams(**params)
-        if reference is not None and prediction_margin is not None and time_budget_seconds is not None:
+        budget = None if reference is not None and params == reference[0] else time_budget_seconds
+        if reference is not None and prediction_margin is not None and budget is not None:
             predicted = relative_cost(params, reference[0]) * reference[1]
-            if predicted > prediction_margin * time_budget_seconds:
+            if predicted > prediction_margin * budget:
                 raise TrialInfeasible(f"predicted training time {predicted:.3g}s exceeds {prediction_margin:g} x "
-                                      f"the budget of {time_budget_seconds:.3g}s",
-                                      violation=max(predicted / time_budget_seconds - 1, 1e-9))
+                                      f"the budget of {budget:.3g}s",
+                                      violation=max(predicted / budget - 1, 1e-9))
         try:
-            model = train_word2vec(train, params, training,
-                                   time_budget_seconds=time_budget_seconds, logger=logger)
+            model = train_word2vec(train, params, training, time_budget_seconds=budget,
+                                   budget_clock=budget_clock, logger=logger)
         except OverTimeBudget as over:
             raise TrialInfeasible(str(over), violation=over.projected_seconds / over.budget_seconds - 1) from over
         result = evaluate_embedding(model.wv.vectors, np.asarray(model.wv.index_to_key, dtype=np.int64),
                                     data, settings)
-        return scalar_metrics(result.metrics) | {"train_seconds": model.record["train_seconds"]}
+        return scalar_metrics(result.metrics) | {key: model.record[key]
+                                                 for key in ("train_seconds", "train_cpu_seconds")}
 
     return evaluate
