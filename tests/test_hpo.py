@@ -106,7 +106,8 @@ WORKER_SCRIPT = textwrap.dedent("""
         while not Path(cfg["go"]).exists():
             time.sleep(0.01)
     hpo.run_study_worker("s", cfg["url"], "HitRate", evaluate, max_trials=cfg["max_trials"],
-                         n_random_trials=3, seed=7, worker_index=cfg["worker"],
+                         n_random_trials=cfg.get("n_random_trials", 3), seed=7,
+                         worker_index=cfg["worker"], enqueue_default=cfg.get("enqueue_default", False),
                          heartbeat_interval=1, grace_period=cfg["grace"])
 """)
 
@@ -486,7 +487,8 @@ def test_single_worker_is_reproducible_across_storages(store):
 
 @pytest.mark.parametrize("scheme", ["sqlite", "journal"])
 def test_killed_worker_resumes(tmp_path, store, scheme):
-    """SIGKILL during the last trial of the budget; the restart must fail it and replace it."""
+    """SIGKILL during the last trial of the budget; another worker (index 1), started after the
+    grace period, must fail it by its heartbeat and replace it."""
     url = f"sqlite:///{store}/hpo.db" if scheme == "sqlite" else journal(store)
     marker = tmp_path / "hanging"
     proc = start_worker(tmp_path, url=url, max_trials=4, worker=0, sleep=0.0, grace=1,
@@ -499,7 +501,7 @@ def test_killed_worker_resumes(tmp_path, store, scheme):
     time.sleep(2.2)  # > grace_period (1 s) after the last heartbeat (SQLite's clock has 1 s steps)
 
     hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=4, n_random_trials=3,
-                         seed=7, heartbeat_interval=1, grace_period=1)
+                         seed=7, worker_index=1, heartbeat_interval=1, grace_period=1)
     after = trials_of("s", url)
     assert len(after) == 5
     for old, new in zip(before[:3], after[:3]):
@@ -510,6 +512,71 @@ def test_killed_worker_resumes(tmp_path, store, scheme):
     assert summary["n_failed_stale"] == 1 and summary["budget_used"] == 4
     assert summary["n_trials_by_state"] == {"RUNNING": 0, "COMPLETE": 4, "PRUNED": 0, "FAIL": 1,
                                             "WAITING": 0}
+
+
+def kill_at_call(tmp_path, call, **cfg) -> None:
+    """Run a worker process until its ``call``-th evaluation starts, then SIGKILL it."""
+    marker = tmp_path / f"hanging-{call}-{time.monotonic_ns()}"
+    proc = start_worker(tmp_path, hang_at_call=call, marker=str(marker), **cfg)
+    wait_for(marker, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def run_to_end(tmp_path, **cfg) -> None:
+    proc = start_worker(tmp_path, **cfg)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, output
+
+
+def test_killed_and_restarted_worker_proposes_what_an_uninterrupted_one_does(tmp_path, store):
+    """Kills during the enqueued default (call 1 of the first life) and during a TPE trial (call 4
+    of the second life), each restart immediate: the heartbeat grace (60 s) never expires, so
+    only the restart's own-worker rule can free the dead trials."""
+    cfg = dict(max_trials=6, n_random_trials=2, enqueue_default=True, worker=0, sleep=0.0, grace=60)
+    reference, resumed = f"sqlite:///{store}/reference.db", f"sqlite:///{store}/resumed.db"
+    run_to_end(tmp_path, url=reference, **cfg)
+    kill_at_call(tmp_path, 1, url=resumed, **cfg)
+    assert [t.state for t in trials_of("s", resumed)] == [TrialState.RUNNING]
+    kill_at_call(tmp_path, 4, url=resumed, **cfg)
+    run_to_end(tmp_path, url=resumed, **cfg)
+
+    expected, got = trials_of("s", reference), trials_of("s", resumed)
+    assert all(t.state == TrialState.COMPLETE for t in expected) and len(expected) == 6
+    complete = [t for t in got if t.state == TrialState.COMPLETE]
+    assert [(t.params, t.values) for t in complete] == [(t.params, t.values) for t in expected]
+    assert complete[0].params == hpo.PAPER_SEARCH_SPACE.default_params()
+    assert complete[0].user_attrs["default_config"]
+    # Trial 0 (the default) died in life 1; trial 4 (the 4th of life 2) died in TPE's phase.
+    # Each was replaced by the same configuration, drawn from the same seed and history.
+    assert [t.number for t in got if t.state == TrialState.FAIL] == [0, 4]
+    assert got[0].params == got[1].params and got[4].params == got[5].params
+    assert len(got) == 8 and {t.user_attrs["worker"].rsplit("#")[1] for t in got} == {"0"}
+    summary = hpo.study_summary(hpo.load_study("s", resumed))
+    assert summary["n_failed_stale"] == 2 and summary["budget_used"] == 6
+    # trials.csv keeps its column layout when the first trial is a killed one without params
+    columns = list(hpo.trials_frame(hpo.load_study("s", reference)).columns)
+    assert list(hpo.trials_frame(hpo.load_study("s", resumed)).columns) == columns
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+def test_restart_fails_unclaimed_trials_but_not_other_workers_trials(store):
+    """A trial created but never claimed (its worker died in between, before any heartbeat) is
+    failed once it is older than the grace period; a running trial of another worker is left to
+    the heartbeat check, and keeps counting toward the budget."""
+    url = journal(store)
+    storage = hpo.open_storage(url, heartbeat_interval=1, grace_period=1)
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    orphan, other = study.ask(), study.ask()
+    other.set_user_attr("worker", "elsewhere:1#1")
+    evaluate = Scripted(hitrates(0.1, 0.2, 0.3))
+    hpo.run_study_worker("s", url, "HitRate", evaluate, max_trials=3, seed=1,
+                         heartbeat_interval=1, grace_period=1)
+    trials = trials_of("s", url)
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.RUNNING,
+                                         TrialState.COMPLETE, TrialState.COMPLETE]
+    assert (trials[0].number, trials[1].number) == (orphan.number, other.number)
+    assert len(evaluate.calls) == 2  # the other worker's running trial uses one of the 3
 
 
 @pytest.mark.parametrize("scheme", ["sqlite", "journal"])

@@ -194,15 +194,17 @@ def test_empty_file_gives_an_empty_sequence_file(tmp_path):
     assert len(sequences) == 0 and sequences.n_events == 0
 
 
-def test_stale_spill_of_a_killed_run_is_ignored(tmp_path):
+def test_leftovers_of_a_killed_run_are_not_read_and_are_removed(tmp_path):
     stale = tmp_path / ".spill-o.parquet-killed"
     stale.mkdir()
     (stale / "run000000-track_id.npy").write_bytes(b"garbage")
     (tmp_path / ".tmp-o.parquet-killed.parquet").write_bytes(b"half a file")
+    other = tmp_path / ".spill-other.parquet-killed"  # another output's: untouched
+    other.mkdir()
     path = write_events(tmp_path / "le.txt", [(1, 1, 1, 7, 1_300_000_000)])
     ingest_events(path, tmp_path / "o.parquet")
     assert read_output(tmp_path / "o.parquet") == [(1, 7, 1, 1_300_000_000)]
-    assert (stale / "run000000-track_id.npy").read_bytes() == b"garbage"  # not ours: untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".spill-other.parquet-killed", "le.txt", "o.parquet"]
 
 
 def test_invalid_parameters_are_refused(tmp_path):

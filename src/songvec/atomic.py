@@ -2,17 +2,23 @@
 
 Every writer in the package goes through :func:`atomic_path`: the data goes to a temporary file in
 the destination folder and is renamed onto the final name only after the write finished. A killed
-process leaves at most a ``.tmp-*`` file behind, never a truncated output under the final name.
+process leaves at most a ``.tmp-*`` file behind, never a truncated output under the final name; the
+next writer of the same output removes it (a writer owns its output: Snakemake never runs two jobs
+writing the same file).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -24,6 +30,7 @@ def atomic_path(final_path: str | os.PathLike, suffix: str = "") -> Iterator[Pat
     """
     final = Path(final_path)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(final.parent, f".tmp-{final.name}-")
     fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{final.name}-", suffix=suffix, dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -36,6 +43,18 @@ def atomic_path(final_path: str | os.PathLike, suffix: str = "") -> Iterator[Pat
     except BaseException:
         _remove(tmp)
         raise
+
+
+def remove_leftovers(folder: str | os.PathLike, prefix: str) -> int:
+    """Remove the files and folders in ``folder`` whose name starts with ``prefix``: temporaries
+    of an earlier writer that was killed (SIGKILL skips every clean-up). Only for the owner of
+    the output they belong to. Returns (and logs) how many were removed."""
+    stale = glob.glob(glob.escape(os.path.join(folder, prefix)) + "*")
+    for path in stale:
+        _remove(Path(path))
+    if stale:
+        log.info("removed %d temporaries left by a killed writer: %s", len(stale), stale)
+    return len(stale)
 
 
 def _remove(path: Path) -> None:

@@ -24,13 +24,17 @@ from the shared storage, so all workers agree:
   same TPE sampler (MOTPE) rather than NSGA-II: with budgets of ~100 expensive trials, TPE is
   more sample-efficient than a genetic algorithm whose default population alone is 50 trials, and
   both studies then share random start-up, constant liar and seeding.
-- Seeds: each worker's sampler is seeded from ``(seed, worker_index, trials already stored)``
-  through :class:`numpy.random.SeedSequence`. A single worker on a fresh study is reproducible
-  (given a deterministic ``evaluate``). A restarted worker gets a different stream, so it does not
-  replay the random draws of its first life. With more than one worker the trial order depends on
-  timing, and the history TPE sees differs between runs: results are not reproducible then.
+- Seeds: each trial gets a fresh sampler seeded from ``(seed, worker_index, k)`` through
+  :class:`numpy.random.SeedSequence`, where ``k`` counts the earlier trials of the same worker
+  index that count toward the budget. The parameters of a worker's k-th trial thus depend only on
+  ``(seed, worker_index, k)`` and the finished trials (TPE ignores FAIL trials): a single worker
+  is reproducible (given a deterministic ``evaluate``), also when it is killed and restarted any
+  number of times, since the killed trial is failed (below) and its replacement is drawn from the
+  same seed and history. Two workers never share a stream. With more than one worker the trial
+  order depends on timing, and the history TPE sees differs between runs: results are not
+  reproducible then.
 - Budget: ``max_trials`` counts the trials that were or are being evaluated: RUNNING, COMPLETE,
-  PRUNED (infeasible) and FAIL raised by ``evaluate``. Stale trials (killed workers) and trials
+  PRUNED (infeasible) and FAIL raised by ``evaluate``. Trials of killed workers and trials
   skipped for lack of budget are FAIL without an ``error`` attribute and do not count. A worker
   checks the budget before asking for a trial and again right after the trial was created
   (Optuna numbers trials atomically): a trial whose lower-numbered predecessors already fill the
@@ -51,14 +55,23 @@ from the shared storage, so all workers agree:
   reason, and an Optuna constraint ``feasibility > 0``: TPE ranks trials with violated constraints
   below all feasible ones, so it learns to avoid configurations that are too slow to train.
   Feasible trials carry ``feasibility = 0``.
-- Killed workers: a worker killed mid-trial leaves a RUNNING trial. Every trial writes a heartbeat
-  every ``heartbeat_interval`` seconds; before each trial a worker marks RUNNING trials whose
-  heartbeat is older than ``grace_period`` seconds as FAIL (``optuna.storages.fail_stale_trials``).
-  RDB storages use Optuna's own heartbeat (database clock); journal files use the same protocol
-  with the heartbeat written as a trial system attribute (wall clocks of the workers, which must
-  be synchronised, e.g. by NTP). The default grace period is 3 heartbeats. A worker restarted
-  within the grace period leaves the dead trial RUNNING (and counted) until a later check.
-  Completed trials are never touched; a failed trial is not retried with the same parameters.
+- Killed workers: a worker killed mid-trial leaves a RUNNING trial. A worker claims each trial
+  (user attr ``worker`` = ``host:pid#worker_index``) as soon as Optuna created it, before
+  sampling. When a worker starts, it fails at once the RUNNING trials claimed by its own
+  ``worker_index``: the scheduler (Snakemake) never runs the same worker job twice at once, so
+  they were left by a killed earlier life of this worker. It also fails RUNNING trials still
+  unclaimed ``grace_period`` seconds after they started (waiting for the younger ones): their
+  worker died between creating and claiming them, before their first heartbeat, so the
+  heartbeat check below would keep them RUNNING forever. Trials of other workers are judged by
+  heartbeat: every trial writes one every ``heartbeat_interval`` seconds; before each trial a
+  worker marks RUNNING trials whose heartbeat is older than ``grace_period`` seconds as FAIL
+  (``optuna.storages.fail_stale_trials``). RDB storages use Optuna's own heartbeat (database
+  clock); journal files use the same protocol with the heartbeat written as a trial system
+  attribute (wall clocks of the workers, which must be synchronised, e.g. by NTP, as for the
+  unclaimed trials). The default grace period is 3 heartbeats. Completed trials are never
+  touched. A killed trial is replaced by the same configuration when the same worker restarts
+  (same seed, same history; the enqueued default configuration is enqueued again); a trial
+  that failed in ``evaluate`` is not retried.
 - Study definition: the objectives, the search space and the default metrics are stored in the
   study on first use; a worker with a different definition is refused (ValueError).
 
@@ -106,6 +119,7 @@ FEASIBILITY_CONSTRAINT = "feasibility"
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
 _HEARTBEAT_ATTR = "songvec:heartbeat"
 _DEFAULT_CONFIG_ATTR = "default_config"
+_WORKER_ATTR = "worker"
 _RDB_OPEN_ATTEMPTS = 5
 SAMPLERS = ("tpe", "random")  # "random": pure random search, a baseline for TPE
 
@@ -551,9 +565,9 @@ def _front_of(trials: Sequence[FrozenTrial], directions) -> list[FrozenTrial]:
 class _TrialRunner:
     """The Optuna objective: budget check, sampling, ``evaluate`` and recording of one trial."""
 
-    def __init__(self, objectives, evaluate, default_metrics, space, max_trials, worker_label):
+    def __init__(self, objectives, evaluate, default_metrics, space, max_trials):
         self.objectives, self.evaluate, self.default_metrics = objectives, evaluate, default_metrics
-        self.space, self.max_trials, self.worker_label = space, max_trials, worker_label
+        self.space, self.max_trials = space, max_trials
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         earlier = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number]
@@ -563,7 +577,6 @@ class _TrialRunner:
             raise _SkippedTrial(f"trial {trial.number} not evaluated: {used} earlier trials "
                                 f"already use the budget of {self.max_trials}")
         params = self.space.suggest(trial)
-        trial.set_user_attr("worker", self.worker_label)
         start = time.perf_counter()
         try:
             metrics = self.evaluate(params)
@@ -639,6 +652,50 @@ def _make_sampler(kind: str, n_random_trials: int, seed: int) -> optuna.samplers
     return optuna.samplers.RandomSampler(seed=seed)
 
 
+def _trial_seed(seed: int, worker_index: int, k: int) -> int:
+    """Sampler seed of the k-th budget-counted trial of a worker."""
+    return int(np.random.SeedSequence([seed, worker_index, k]).generate_state(1)[0])
+
+
+def _is_worker_trial(trial: FrozenTrial, worker_index: int) -> bool:
+    return str(trial.user_attrs.get(_WORKER_ATTR, "")).endswith(f"#{worker_index}")
+
+
+class _WorkerSampler(optuna.samplers.BaseSampler):
+    """One worker's sampler: claims each new trial for the worker, then samples it with a fresh
+    TPE or random sampler seeded by :func:`_trial_seed` (see "Seeds" in the module docstring).
+
+    Optuna calls :meth:`before_trial` right after creating (or dequeuing) a trial, before any
+    sampling; the other methods delegate to that trial's sampler.
+    """
+
+    def __init__(self, storage: optuna.storages.BaseStorage, kind: str, n_random_trials: int,
+                 seed: int, worker_index: int, worker_label: str):
+        self.storage, self.kind, self.n_random_trials = storage, kind, n_random_trials
+        self.seed, self.worker_index, self.worker_label = seed, worker_index, worker_label
+        self.trial_sampler: optuna.samplers.BaseSampler | None = None
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.storage.set_trial_user_attr(trial._trial_id, _WORKER_ATTR, self.worker_label)
+        k = sum(t.number < trial.number and _is_worker_trial(t, self.worker_index)
+                and _counts_toward_budget(t) for t in study.get_trials(deepcopy=False))
+        self.trial_sampler = _make_sampler(self.kind, self.n_random_trials,
+                                           _trial_seed(self.seed, self.worker_index, k))
+        self.trial_sampler.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study, trial):
+        return self.trial_sampler.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self.trial_sampler.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self.trial_sampler.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values):
+        self.trial_sampler.after_trial(study, trial, state, values)
+
+
 def _check_study_attrs(study: optuna.Study, expected: dict[str, Any]) -> None:
     """Record the study's definition on first use; refuse to resume with a different one."""
     stored = study.user_attrs
@@ -656,6 +713,34 @@ def _fail_stale_trials(study: optuna.Study) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+
+
+def _fail_abandoned_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
+                           worker_index: int, grace_period: int, logger: logging.Logger) -> None:
+    """At a worker's start, fail the RUNNING trials that no live worker can own: those claimed by
+    ``worker_index`` (left by a killed earlier life of this worker) and those still unclaimed
+    ``grace_period`` seconds after they started (this waits for the younger ones)."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    own = [t for t in running if _is_worker_trial(t, worker_index)]
+    unclaimed = [t for t in running if _WORKER_ATTR not in t.user_attrs]
+    if unclaimed:
+        youngest = max(t.datetime_start for t in unclaimed)
+        wait = grace_period - (datetime.datetime.now() - youngest).total_seconds()
+        if wait > 0:
+            logger.info("study %s: waiting %.1fs to see whether unclaimed running trials %s get "
+                        "claimed", study.study_name, wait, [t.number for t in unclaimed])
+            time.sleep(wait)
+        still_running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        candidates = {t.number for t in unclaimed}
+        unclaimed = [t for t in still_running
+                     if t.number in candidates and _WORKER_ATTR not in t.user_attrs]
+    for trial in own + unclaimed:
+        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    if own or unclaimed:
+        logger.warning("study %s: failed running trials %s of a killed earlier run of worker #%d "
+                       "and %s never claimed by a worker; they do not count toward the budget",
+                       study.study_name, [t.number for t in own], worker_index,
+                       [t.number for t in unclaimed])
 
 
 def _run_worker(study_name: str, storage_url: str, objectives: list[Objective], evaluate: Evaluate,
@@ -688,23 +773,24 @@ def _run_worker(study_name: str, storage_url: str, objectives: list[Objective], 
                          f"{[o.name for o in objectives]} need {directions}")
     _check_study_attrs(probe, {"objectives": [o.name for o in objectives],
                                "search_space": space.to_dict(), "default_metrics": default_metrics})
+    _fail_abandoned_trials(probe, storage, worker_index, storage.grace_period, logger)
     n_stored = len(probe.get_trials(deepcopy=False))
-    sampler_seed = int(np.random.SeedSequence([seed, worker_index, n_stored]).generate_state(1)[0])
-    study = optuna.load_study(study_name=study_name, storage=storage,
-                              sampler=_make_sampler(sampler, n_random_trials, sampler_seed))
+    worker_label = f"{socket.gethostname()}:{os.getpid()}#{worker_index}"
+    study = optuna.load_study(study_name=study_name, storage=storage, sampler=_WorkerSampler(
+        storage, sampler, n_random_trials, seed, worker_index, worker_label))
 
     rules = {"max_trials": max_trials, "patience": patience, "n_random_trials": n_random_trials}
-    worker_label = f"{socket.gethostname()}:{os.getpid()}#{worker_index}"
     reason = _stop_reason(study.get_trials(deepcopy=False), study.directions, **rules)
     if reason is not None:
         logger.info("study %s: nothing to do for worker %s: %s", study_name, worker_label, reason)
         return
     if enqueue_default and worker_index == 0:
         _enqueue_default(study, space, logger)
-    logger.info("study %s: worker %s starts (objectives %s, %d trials stored, sampler %s seed %d)",
-                study_name, worker_label, [o.name for o in objectives], n_stored, sampler, sampler_seed)
+    logger.info("study %s: worker %s starts (objectives %s, %d trials stored, sampler %s seeded "
+                "per trial from seed %d)", study_name, worker_label, [o.name for o in objectives],
+                n_stored, sampler, seed)
     reporter = _StopAndReport(rules, logger)
-    runner = _TrialRunner(objectives, evaluate, default_metrics, space, max_trials, worker_label)
+    runner = _TrialRunner(objectives, evaluate, default_metrics, space, max_trials)
     study.optimize(runner, callbacks=[reporter], catch=(_SkippedTrial,))
     logger.info("study %s: worker %s stops: %s", study_name, worker_label, reporter.reason)
 
@@ -817,7 +903,10 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
 def trials_frame(study: optuna.Study):
     """One row per trial (``pandas.DataFrame``): number, state, start/end, duration_seconds,
     value (``value_<objective>`` for several objectives), ``param_*``, ``metric_*``,
-    evaluate_seconds, infeasible, infeasible_reason, fail_kind (error/stale/skipped), worker."""
+    evaluate_seconds, infeasible, infeasible_reason, fail_kind (error/stale/skipped), worker.
+
+    The columns come in this order whatever the trials: parameters in search-space order, metrics
+    in the order of the first trial that has them (a killed first trial changes nothing)."""
     import pandas as pd
 
     names = study.user_attrs.get("objectives") or [f"{i}" for i in range(len(study.directions))]
@@ -838,7 +927,14 @@ def trials_frame(study: optuna.Study):
                 "infeasible_reason": t.user_attrs.get("infeasible_reason"),
                 "fail_kind": _fail_kind(t), "error": t.user_attrs.get("error"),
                 "default_config": bool(t.user_attrs.get(_DEFAULT_CONFIG_ATTR)),
-                "worker": t.user_attrs.get("worker")}
+                "worker": t.user_attrs.get(_WORKER_ATTR)}
         rows.append(row)
-    return pd.DataFrame(rows).sort_values("number", ignore_index=True) if rows else pd.DataFrame(
-        columns=["number", "state", *value_columns])
+    seen = dict.fromkeys(key for row in rows for key in row)
+    params = [f"param_{name}" for name in study.user_attrs.get("search_space") or {}]
+    params += [c for c in seen if c.startswith("param_") and c not in params]
+    metrics = [c for c in seen if c.startswith("metric_")]
+    head = ["number", "state", "datetime_start", "datetime_complete", "duration_seconds", *value_columns]
+    tail = ["evaluate_seconds", "infeasible", "infeasible_reason", "fail_kind", "error", "default_config",
+            "worker"]
+    frame = pd.DataFrame(rows, columns=head + params + metrics + tail)
+    return frame.sort_values("number", ignore_index=True)

@@ -25,7 +25,8 @@ Output order: users by increasing id, each user's events by increasing timestamp
 equal timestamps in file order (runs are read in file order and every sort is stable). Row groups
 do not depend on the budget, so the output is byte-identical for any ``memory_budget_bytes``. The
 output is written under a temporary name and renamed at the end; the spill folder is new for
-every call and removed on exit (a killed run leaves a ``.spill-*`` folder that no later run reads).
+every call and removed on exit (a killed run leaves a ``.spill-*`` folder, which the next ingest of
+the same output removes).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from songvec import atomic
 from songvec.atomic import atomic_path
 from songvec.lfm1b import ParseReport, iter_event_chunks
 from songvec.progress import Progress
@@ -88,7 +90,9 @@ def ingest_events(les_path: str | os.PathLike, out_path: str | os.PathLike, *,
             per track id (distinct-track marker; 9 with ``min_song_plays > 1``: play counts), the
             interpreter and libraries (~300 MB) and two output row groups being written (~64 MB).
         tmp_dir: where the spill folder is created (default: the folder of ``out_path``). Needs
-            12 bytes per sampled event of free space (24 with ids of 2**32 and above).
+            12 bytes per sampled event of free space (24 with ids of 2**32 and above). Not to be
+            shared with a concurrent ingest into a file of the same name (each removes the other's
+            spill folder as left by a killed run).
         latest_timestamp: events after this Unix time are impossible (default: now).
 
     Returns:
@@ -117,6 +121,7 @@ def ingest_events(les_path: str | os.PathLike, out_path: str | os.PathLike, *,
     out_path = Path(out_path)
     spill_root = Path(tmp_dir) if tmp_dir is not None else out_path.parent
     spill_root.mkdir(parents=True, exist_ok=True)
+    atomic.remove_leftovers(spill_root, f".spill-{out_path.name}-")
     spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{out_path.name}-", dir=spill_root))
     try:
         spill = _spill_runs(les_path, spill_dir, plan, user_fraction, seed, bad_rows, latest,
