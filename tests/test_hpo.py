@@ -320,17 +320,23 @@ def test_convergence_waits_for_the_random_phase(store):
     assert len(evaluate.calls) == 7
 
 
-def test_infeasible_trials_count_toward_patience_and_budget(store):
+def test_infeasible_trials_count_toward_the_budget_but_not_patience(store):
     over = hpo.TrialInfeasible("training took 1.4x the default time", violation=0.4)
-    outcomes = [*hitrates(0.2, 0.3), over, *hitrates(0.1), over, *hitrates(0.25, 0.28)]
+    outcomes = [*hitrates(0.2, 0.3), over, *hitrates(0.1), over, *hitrates(0.25, 0.28), over, *hitrates(0.05)]
     evaluate = Scripted(outcomes)
     hpo.run_study_worker("s", journal(store), "HitRate", evaluate, max_trials=50,
                          n_random_trials=0, patience=4, seed=1)
     trials = trials_of("s", journal(store))
-    # best = trial 1; then infeasible 2, 3, infeasible 4, 5 -> 4 non-improving -> stop
-    assert len(trials) == 6
+    # best = trial 1; then infeasible 2, feasible 3, infeasible 4, feasible 5, 6, infeasible 7, feasible 8:
+    # the 4th feasible trial without improvement is trial 8 -> stop
+    assert len(trials) == 9
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.PRUNED] + \
-        [TrialState.COMPLETE] + [TrialState.PRUNED, TrialState.COMPLETE]
+        [TrialState.COMPLETE] + [TrialState.PRUNED] + [TrialState.COMPLETE] * 2 + [TrialState.PRUNED, TrialState.COMPLETE]
+    # infeasible trials use the budget
+    evaluate = Scripted([over] * 5)
+    hpo.run_study_worker("t", journal(store), "HitRate", evaluate, max_trials=3, n_random_trials=0, patience=1,
+                         seed=1)
+    assert len(trials_of("t", journal(store))) == 3
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")

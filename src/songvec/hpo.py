@@ -42,9 +42,10 @@ from the shared storage, so all workers agree:
   failed trial). So at most ``max_trials`` trials are ever evaluated, and at most
   ``n_workers - 1`` skipped records are added when workers race at the end. Raising
   ``max_trials`` and restarting extends a finished study.
-- Convergence: a study has converged when ``patience`` finished trials (COMPLETE or infeasible,
-  in trial-number order) have followed the last improvement, not counting the first
-  ``n_random_trials`` finished trials, so the Bayesian phase always gets ``patience`` trials. An
+- Convergence: a study has converged when ``patience`` feasible completed trials (in trial-number
+  order) have followed the last improvement, not counting the first ``n_random_trials`` finished
+  trials, so the Bayesian phase always gets ``patience`` feasible trials; infeasible trials are
+  bounded by ``max_trials`` only (most random draws from Table 3's ranges are too slow). An
   improvement is a feasible trial strictly better than all earlier feasible ones; for the
   multi-objective study, a feasible trial that no earlier feasible trial weakly dominates, which
   is exactly a trial that increases the hypervolume for any reference point dominated by all
@@ -478,7 +479,11 @@ def _signs(directions: Sequence[optuna.study.StudyDirection]) -> np.ndarray:
 def _trials_since_improvement(trials: Sequence[FrozenTrial],
                               directions: Sequence[optuna.study.StudyDirection],
                               n_random_trials: int) -> int:
-    """Finished trials (by number) after the last improvement, excluding the random phase."""
+    """Feasible completed trials (by number) after the last improvement, excluding the random phase.
+
+    Infeasible trials do not count: most random draws from the paper's ranges are too slow to train,
+    and counting them would end a study before it has explored the feasible region at all (they are
+    bounded by ``max_trials`` instead)."""
     finished = sorted((t for t in trials if _is_finished_evaluation(t)), key=lambda t: t.number)
     signs = _signs(directions)
     seen = np.empty((0, len(signs)))
@@ -491,7 +496,7 @@ def _trials_since_improvement(trials: Sequence[FrozenTrial],
         if not weakly_dominated:
             last_improvement = position
         seen = np.vstack([seen, point])
-    return max(0, len(finished) - max(last_improvement + 1, n_random_trials))
+    return sum(map(_is_feasible_complete, finished[max(last_improvement + 1, n_random_trials):]))
 
 
 def _stop_reason(trials: Sequence[FrozenTrial], directions, *, max_trials: int,
