@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from songvec.genres import REASONS, UNKNOWN, map_track_genres, track_artist_pairs
 
@@ -188,3 +190,23 @@ def test_matches_naive_reference_on_random_data(seed):
     assert counts == expected_counts
     assert counts["tracks_with_several_artists"] > 0 and counts["duplicate_genre_names"] > 0
     assert all(counts[key] > 0 for key in ("mapped",) + REASONS), {k: counts[k] for k in REASONS}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_genre_join_equals_the_naive_rules_on_any_small_input(data):
+    names = st.sampled_from(["a", "b", " b", "c ", "d", "e"])
+    artist_ids = data.draw(st.lists(st.integers(0, 9), min_size=1, max_size=8, unique=True))
+    artists = pd.DataFrame({"artist_id": artist_ids, "artist_name": data.draw(
+        st.lists(names, min_size=len(artist_ids), max_size=len(artist_ids)))})
+    genre_rows = data.draw(st.lists(st.tuples(names, st.lists(st.integers(-1, 4), max_size=3)), max_size=8))
+    artist_genres = pd.DataFrame({"artist_name": [n for n, _ in genre_rows],
+                                  "genre_ids": [ids for _, ids in genre_rows]})
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 11), st.integers(1, 3)),
+                               min_size=1, max_size=15))
+    track_artist = pd.DataFrame(pairs, columns=["track_id", "artist_id", "n_events"])
+    genre_names = ["g0", "g1", "g2", "g3"]
+    table, counts = map_track_genres(track_artist, artists, artist_genres, genre_names)
+    expected, expected_counts = naive_map(track_artist, artists, artist_genres, genre_names)
+    pd.testing.assert_frame_equal(table, expected, check_dtype=False)
+    assert counts == expected_counts
