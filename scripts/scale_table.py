@@ -16,8 +16,7 @@ with logged(snakemake.log[0]) as log:
     rows += [{"sampling": f"{fraction:.0%}", "opt_time_minutes": m, **results[setting].metrics}
              for fraction, setting, m in zip(params.fractions, params.settings[1:], minutes, strict=True)]
     table = pd.DataFrame(rows)
-    tested = {m: d for m, d in significance.TABLE4_METRICS.items()
-              if all(len(r.per_item[m]) >= 2 for r in results.values())}
+    tested = final_evaluation.testable_metrics(results, significance.TABLE4_METRICS)
     tests = significance.pairwise_tests({s: r.per_item for s, r in results.items()}, tested, alpha=params.level)
     formats = dict(tables.TABLE4_FORMATS, opt_time_minutes=".1f")
     atomic.write_text(snakemake.output.csv, table.to_csv(index=False))

@@ -131,3 +131,9 @@ def test_html_page_shades_paper_columns_and_escapes():
     assert page.startswith("<!DOCTYPE html>") and "<h3>Table 4</h3>" in page
     assert "<th class=paper>HitRate (paper)</th>" in page
     assert "<td class='r paper'>0.4492↑</td>" in page and "a&lt;b" in page
+
+
+def test_opt_type_of_objectives():
+    from songvec.tables import opt_type
+    assert [opt_type(o) for o in (None, "default", "HitRate", "VRCArtist", "lambdaGenre(0.01)", "lambdaArtist-0.1")] \
+        == ["default", "default", "single", "single", "multi", "multi"]

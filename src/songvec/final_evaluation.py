@@ -9,11 +9,14 @@ on the same items (:mod:`songvec.significance`).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 #: Metrics shown in Tables 4 and 6.
 TABLE_METRICS = ("hitrate", "ndcg", "hardneg", "vrc_genre", "vrc_artist")
@@ -62,6 +65,15 @@ def collect(settings: Sequence[str], seeds: Sequence[int], metrics_paths: Sequen
                  for metric in TABLE_METRICS}
         results[setting] = SettingResult(means, per_item, len(seeds))
     return results
+
+
+def testable_metrics(results: dict[str, SettingResult], metrics: dict[str, str]) -> dict[str, str]:
+    """The entries of ``metrics`` (metric -> direction) with at least 2 items in every setting: a paired
+    t-test needs them (HardNeg has no item when no vocabulary song has a hard negative)."""
+    kept = {m: d for m, d in metrics.items() if all(len(r.per_item[m]) >= 2 for r in results.values())}
+    if len(kept) < len(metrics):
+        log.warning("no paired test for %s: fewer than 2 items", sorted(set(metrics) - set(kept)))
+    return kept
 
 
 def _evaluated_pairs(path: str) -> pd.DataFrame:

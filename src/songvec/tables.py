@@ -81,6 +81,15 @@ def table4(rows: Sequence[Mapping], marks: Mapping[str, Mapping[str, str]] | Non
     return pd.DataFrame(table)
 
 
+def opt_type(objective: str | None) -> str:
+    """Table 4's "Opt. type" of a study's objective: ``default`` (None), ``single`` or ``multi`` (lambda)."""
+    from songvec.hpo import Objective
+
+    if objective is None or objective == "default":
+        return "default"
+    return "multi" if Objective.parse(objective).alpha is not None else "single"
+
+
 def format_table(df: pd.DataFrame, formats: Mapping[str, Format] | None = None) -> pd.DataFrame:
     """A copy of ``df`` with every cell as display text (Table 2, 5 and 6 analogs).
 
