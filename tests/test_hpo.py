@@ -610,8 +610,8 @@ def test_two_worker_processes_share_one_study(tmp_path, store, scheme):
     for t in complete:
         expected = 0.4 - 0.1 * ((t.params["vector_size"] - 120) / 175) ** 2
         assert t.value == pytest.approx(expected) and t.user_attrs["metrics"]["hitrate"] == t.value
-    workers = {t.user_attrs["worker"].rsplit("#", 1)[1] for t in complete}
-    assert workers == {"0", "1"}
+    # Which worker evaluates how many trials depends on scheduling (on a loaded machine one may get
+    # them all); tests/test_hpo_postgres.py holds three workers at a barrier so that they overlap.
     frame = hpo.trials_frame(hpo.load_study("s", url))
     assert len(frame) == len(trials) and (frame.state == "COMPLETE").sum() == max_trials
 
