@@ -6,7 +6,7 @@ from songvec import atomic, hpo
 from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator, scalar_metrics
 from songvec.logs import logged
 from songvec.sequences import read_sequences
-from songvec.training import TrainingSettings, Word2VecParams
+from songvec.training import RECORD_SECONDS, TrainingSettings, Word2VecParams
 
 with logged(snakemake.log[0]) as log:
     inputs, options = snakemake.input, snakemake.params.hpo
@@ -14,14 +14,13 @@ with logged(snakemake.log[0]) as log:
     worker = int(snakemake.wildcards.worker)
     default_metrics = scalar_metrics(json.load(open(inputs.default_metrics, encoding="utf-8")))
     clock = options["time_measure"]
-    default_seconds = json.load(open(inputs.default_record, encoding="utf-8"))[
-        {"cpu": "train_cpu_seconds", "wall": "train_seconds"}[clock]]
+    default_seconds = json.load(open(inputs.default_record, encoding="utf-8"))[RECORD_SECONDS[clock]]
     word2vec = snakemake.params.word2vec
     evaluate = configuration_evaluator(
         read_sequences(inputs.train_masked),
         EvaluationData.load(inputs.in_set, inputs.out_of_set, inputs.genres, inputs.hard_negatives),
         EvaluationSettings.from_config(snakemake.params.evaluation, snakemake.params.seed),
-        TrainingSettings(**{k: v for k, v in word2vec.items() if k != "defaults"}, seed=snakemake.params.seed),
+        TrainingSettings.from_config(word2vec, snakemake.params.seed),
         time_budget_seconds=options["time_budget_factor"] * default_seconds,
         reference=(Word2VecParams(**word2vec["defaults"]), default_seconds),
         prediction_margin=options["prediction_margin"],

@@ -12,8 +12,7 @@ with logged(snakemake.log[0]) as log:
         params = json.load(open(snakemake.input.params[0], encoding="utf-8"))["best_params"]
     else:
         params = word2vec["defaults"]
-    settings = TrainingSettings(**{k: v for k, v in word2vec.items() if k != "defaults"},
-                                seed=int(snakemake.wildcards.seed))
+    settings = TrainingSettings.from_config(word2vec, int(snakemake.wildcards.seed))
     model = train_word2vec(read_sequences(snakemake.input.train_masked), Word2VecParams(**params),
                            settings, logger=log)
     save_model(snakemake.output.vectors, model, snakemake.output.record)

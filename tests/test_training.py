@@ -211,3 +211,10 @@ def test_save_and_load_round_trip(tmp_path):
 def test_empty_sequences_are_rejected():
     with pytest.raises(ValueError, match="no event"):
         train_word2vec(Sequences.from_track_lists([[], []]), SMALL, QUICK)
+
+
+def test_settings_from_the_config_section():
+    word2vec = {"defaults": {"vector_size": 100}, "epochs": 3, "min_count": 2, "sample": 0.0, "min_alpha": 1e-4,
+                "workers": 1, "max_sentence_tokens": 5000, "batch_words": 1000}
+    settings = TrainingSettings.from_config(word2vec, seed=7)
+    assert (settings.epochs, settings.min_count, settings.batch_words, settings.seed) == (3, 2, 1000, 7)

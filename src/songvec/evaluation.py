@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 from songvec import clustering, false_neighbors, neighbors, next_song
 from songvec.sequences import Sequences
 from songvec.hpo import TrialInfeasible
-from songvec.training import OverTimeBudget, TrainingSettings, Word2VecParams, relative_cost, train_word2vec
+from songvec.training import (RECORD_SECONDS, OverTimeBudget, TrainingSettings, Word2VecParams, relative_cost,
+                              train_word2vec)
 from songvec.genres import UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,6 @@ def configuration_evaluator(train: Sequences, data: EvaluationData, settings: Ev
             raise TrialInfeasible(str(over), violation=over.projected_seconds / over.budget_seconds - 1) from over
         result = evaluate_embedding(model.wv.vectors, np.asarray(model.wv.index_to_key, dtype=np.int64),
                                     data, settings)
-        return scalar_metrics(result.metrics) | {key: model.record[key]
-                                                 for key in ("train_seconds", "train_cpu_seconds")}
+        return scalar_metrics(result.metrics) | {key: model.record[key] for key in RECORD_SECONDS.values()}
 
     return evaluate

@@ -48,8 +48,9 @@ from songvec.sequences import Sequences
 
 _log = logging.getLogger(__name__)
 
-#: Clocks a time budget can be measured on (seconds).
+#: Clocks a time budget can be measured on (seconds), and the training record field each one fills.
 BUDGET_CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+RECORD_SECONDS = {"cpu": "train_cpu_seconds", "wall": "train_seconds"}
 
 GENSIM_MAX_SENTENCE_TOKENS = 10_000
 """gensim's compiled trainer keeps only the first 10,000 tokens of a sentence (MAX_SENTENCE_LEN)."""
@@ -112,6 +113,11 @@ class TrainingSettings:
     workers: int = 1
     max_sentence_tokens: int = GENSIM_MAX_SENTENCE_TOKENS
     batch_words: int = 10_000
+
+    @classmethod
+    def from_config(cls, word2vec: dict, seed: int) -> "TrainingSettings":
+        """Settings from the config's ``word2vec`` section (everything but ``defaults``) and a seed."""
+        return cls(**{key: value for key, value in word2vec.items() if key != "defaults"}, seed=seed)
 
     def __post_init__(self):
         for name in ("epochs", "min_count", "workers", "max_sentence_tokens", "batch_words"):
