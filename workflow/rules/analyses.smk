@@ -16,6 +16,7 @@ rule popularity_analysis:
         ),
         pdf=f"{RESULTS}/figures/popularity.pdf",
     params:
+        batch_events=config["streaming"]["batch_events"],
         options=config["analyses"]["popularity"],
         seed=SEED,
         k=config["evaluation"]["k"],

@@ -124,6 +124,7 @@ rule split_sequences:
         test=f"{RESULTS}/data/split/test.parquet",
         summary=f"{RESULTS}/data/split/summary.json",
     params:
+        batch_events=config["streaming"]["batch_events"],
         fractions=config["split"],
         seed=SEED,
     log:
@@ -153,6 +154,7 @@ rule dataset_statistics:
             labels={"table": "Table 2: dataset statistics"},
         ),
     params:
+        batch_events=config["streaming"]["batch_events"],
         dataset=dataset_label(),
     log:
         f"{RESULTS}/logs/dataset_statistics.log",

@@ -13,6 +13,7 @@ rule prepare_evaluation:
         test=f"{RESULTS}/data/pairs/test.parquet",
         summary=f"{RESULTS}/data/pairs/summary.json",
     params:
+        batch_events=config["streaming"]["batch_events"],
         max_pairs=config["evaluation"]["max_pairs"],
         seed=SEED,
     log:
@@ -38,6 +39,7 @@ rule subsample_training:
     wildcard_constraints:
         fraction=r"0\.[0-9]+|1",
     params:
+        batch_events=config["streaming"]["batch_events"],
         seed=SEED,
     log:
         f"{RESULTS}/logs/subsample_training/{{fraction}}.log",
@@ -59,6 +61,7 @@ rule mine_false_neighbors:
         pairs=f"{RESULTS}/false_neighbors/hard_negatives.parquet",
         summary=f"{RESULTS}/false_neighbors/summary.json",
     params:
+        batch_events=config["streaming"]["batch_events"],
         options=config["false_neighbors"],
     log:
         f"{RESULTS}/logs/mine_false_neighbors.log",
@@ -81,6 +84,7 @@ rule train_model:
         vectors=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/vectors.kv",
         record=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/record.json",
     params:
+        batch_events=config["streaming"]["batch_events"],
         word2vec=config["word2vec"],
     log:
         f"{RESULTS}/logs/train_model/{{setting}}/seed-{{seed}}.log",
@@ -110,6 +114,7 @@ rule evaluate_model:
     wildcard_constraints:
         split="valid|test",
     params:
+        batch_events=config["streaming"]["batch_events"],
         evaluation=config["evaluation"],
         seed=SEED,
     log:

@@ -13,6 +13,7 @@ rule hpo_worker:
     output:
         f"{RESULTS}/hpo/{{study}}/worker-{{worker}}.json",
     params:
+        batch_events=config["streaming"]["batch_events"],
         storage=lambda wildcards: study_storage(wildcards.study),
         objective=lambda wildcards: study_objective(wildcards.study),
         hpo=config["hpo"],
