@@ -1,16 +1,12 @@
 """Give every track the first genre of its artist from the UGP files (rule map_genres)."""
 
-import pandas as pd
-import pyarrow.parquet as pq
-
 from songvec import atomic, genres, lfm1b
 from songvec.logs import logged
+from songvec.sequences import iter_sequences
 
 with logged(snakemake.log[0]) as log:
-    events = pq.ParquetFile(snakemake.input.sequences)
-    track_artist = pd.concat(
-        genres.track_artist_pairs(batch.column("track_id").to_numpy(), batch.column("artist_id").to_numpy())
-        for batch in events.iter_batches(columns=["track_id", "artist_id"], batch_size=10_000_000))
+    batches = iter_sequences(snakemake.input.sequences, snakemake.params.batch_events)
+    track_artist = genres.track_artist_counts((batch.tracks, batch.artists) for batch in batches)
     table, counts = genres.map_track_genres(
         track_artist,
         lfm1b.read_artists(snakemake.input.artists),

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from songvec.genres import REASONS, UNKNOWN, map_track_genres, track_artist_pairs
+from songvec.genres import REASONS, UNKNOWN, map_track_genres, track_artist_counts, track_artist_pairs
 
 
 def _rows(path):
@@ -210,3 +210,20 @@ def test_genre_join_equals_the_naive_rules_on_any_small_input(data):
     expected, expected_counts = naive_map(track_artist, artists, artist_genres, genre_names)
     pd.testing.assert_frame_equal(table, expected, check_dtype=False)
     assert counts == expected_counts
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 4)), max_size=200),
+       st.lists(st.integers(1, 40), max_size=12))
+def test_track_artist_counts_of_batches_equal_one_call_on_all_events(events, cut_sizes):
+    tracks = np.array([t for t, _ in events], dtype=np.int64)
+    artists = np.array([a for _, a in events], dtype=np.int64)
+    bounds = np.minimum(np.cumsum([0, *cut_sizes]), len(events)).tolist() + [len(events)]
+    batches = [(tracks[a:b], artists[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    expected = track_artist_pairs(tracks, artists)
+    pd.testing.assert_frame_equal(track_artist_counts(batches), expected, check_dtype=True)
+    naive: dict[tuple[int, int], int] = {}
+    for pair in events:
+        naive[pair] = naive.get(pair, 0) + 1
+    assert [tuple(row) for row in expected.itertuples(index=False)] == \
+        [(t, a, n) for (t, a), n in sorted(naive.items())]

@@ -14,7 +14,8 @@ Rules where the paper is silent (each case is counted in the returned summary, n
   genre list. ``duplicate_names="error"`` raises instead.
 - Several artist ids may share one name in the artists file; they all receive that name's genre.
 - A track listened with several artist ids keeps the artist with the most events (column ``n_events`` when
-  given, else every row counts once); ties go to the row that comes first in ``track_artist``.
+  given, else every row counts once); ties go to the row that comes first in ``track_artist``, which is the
+  smallest artist id for the table of :func:`track_artist_counts` (whatever the batching).
 - A track whose chain breaks gets the genre :data:`UNKNOWN`. Reasons, checked in this order: its artist id
   is not in the artists file; the name is not in the genre file; the name's genre list is empty; the first
   genre id is not a line of the genre-name list. A first id that is invalid is not replaced by a later one.
@@ -23,6 +24,7 @@ Rules where the paper is silent (each case is counted in the returned summary, n
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -97,14 +99,34 @@ def map_track_genres(track_artist: pd.DataFrame, artists: pd.DataFrame, artist_g
 
 
 def track_artist_pairs(track_ids: np.ndarray, artist_ids: np.ndarray) -> pd.DataFrame:
-    """Distinct ``(track_id, artist_id)`` pairs of event arrays (E,) with their ``n_events`` count.
-
-    For data too large for one call, call it per chunk of events and concatenate the results:
-    :func:`map_track_genres` adds up the counts of a pair found on several rows.
-    """
+    """Distinct ``(track_id, artist_id)`` pairs of event arrays (E,) with their ``n_events`` count,
+    sorted by ``(track_id, artist_id)``."""
     events = pd.DataFrame({"track_id": np.asarray(track_ids, dtype=np.int64),
                            "artist_id": np.asarray(artist_ids, dtype=np.int64)})
     return events.groupby(["track_id", "artist_id"], sort=True).size().rename("n_events").reset_index()
+
+
+def track_artist_counts(batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """:func:`track_artist_pairs` of a stream of ``(track_ids, artist_ids)`` event batches.
+
+    The same table as one call on all events, whatever the batching. Per-batch tables are merged
+    whenever they hold more rows than the merged table so far (and at the end), so memory is about
+    two tables of distinct pairs (~50 bytes per pair) plus one batch, and the merging cost stays
+    linear in the rows produced.
+    """
+    merged = track_artist_pairs(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    pending, pending_rows = [], 0
+    for track_ids, artist_ids in batches:
+        pending.append(track_artist_pairs(track_ids, artist_ids))
+        pending_rows += len(pending[-1])
+        if pending_rows > len(merged):
+            merged, pending, pending_rows = _merge_pair_counts([merged, *pending]), [], 0
+    return _merge_pair_counts([merged, *pending]) if pending else merged
+
+
+def _merge_pair_counts(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    counts = pd.concat(tables, ignore_index=True).groupby(["track_id", "artist_id"], sort=True)["n_events"]
+    return counts.sum().reset_index()
 
 
 def _require_columns(frame: pd.DataFrame, what: str, columns: tuple[str, ...]) -> None:

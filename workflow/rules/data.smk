@@ -102,6 +102,8 @@ rule map_genres:
     output:
         genres=f"{RESULTS}/data/track_genres.parquet",
         summary=f"{RESULTS}/data/genre_summary.json",
+    params:
+        batch_events=config["streaming"]["batch_events"],
     log:
         f"{RESULTS}/logs/map_genres.log",
     benchmark:
