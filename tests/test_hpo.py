@@ -748,3 +748,22 @@ def test_summary_and_frame_of_a_mixed_study(store):
     assert frame["value"].iloc[2] == 0.3 and math.isnan(frame["value"].iloc[1])
     assert {f"param_{n}" for n in hpo.PAPER_SEARCH_SPACE.names} <= set(frame.columns)
     assert frame["metric_hitrate"].iloc[0] == 0.2
+
+
+def test_journal_with_a_torn_last_record_is_repaired_by_the_next_append(store, caplog):
+    """A worker killed inside a journal write leaves half a line; the study must survive it."""
+    url = journal(store)
+    hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=3, seed=1)
+    path = Path(url[len("journal:"):])
+    intact = path.read_bytes()
+    torn = b'{"op_code":5,"worker_id":"killed","trial_id":3,"param_na'
+    path.write_bytes(intact + torn)
+    assert len(trials_of("s", url)) == 3  # Optuna's reader skips the torn line
+    with caplog.at_level(logging.WARNING, logger="songvec.hpo"):
+        hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=5, seed=1)
+    assert f"removed a torn last record of {len(torn)} bytes" in caplog.text
+    trials = trials_of("s", url)
+    assert len(trials) == 5 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert path.read_bytes().startswith(intact)
+    for line in path.read_bytes().splitlines():  # every record parses again
+        json.loads(line)

@@ -367,6 +367,57 @@ def _as_objective(objective: Objective | str) -> Objective:
 
 # ----------------------------------------------------------------------------- storage
 
+class _TornTailJournalFileBackend(optuna.storages.journal.JournalFileBackend):
+    """Journal file whose appends first cut off a torn last record.
+
+    Optuna writes each batch of records with one ``write`` under the file lock; a worker killed in the
+    middle of it leaves a last line without its newline. Optuna's reader skips such a last line, but
+    the next append would glue its first record onto it and make a line that no reader can parse,
+    losing the study. Here every append, under the same lock, first truncates the file after its last
+    newline (logging the bytes dropped: the torn record never completed, so nothing acknowledged is lost).
+    """
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        # Optuna 5.0's append_logs, with the torn-tail repair inside the lock
+        with optuna.storages.journal._file.get_lock_file(self._lock):
+            _drop_torn_tail(Path(self._file_path))
+            text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+            with open(self._file_path, "ab") as f:
+                f.write(text.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+
+
+def _drop_torn_tail(path: Path) -> int:
+    """Truncate ``path`` after its last newline; return (and log) the bytes removed."""
+    if not path.exists():
+        return 0
+    with open(path, "rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return 0
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return 0
+        block = 1 << 16
+        end = size
+        while end > 0:  # find the last newline, reading backwards
+            start = max(0, end - block)
+            f.seek(start)
+            newline = f.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            end = start
+        else:
+            keep = 0
+        f.truncate(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    log.warning("%s: removed a torn last record of %d bytes left by a killed writer", path, size - keep)
+    return size - keep
+
+
 class _HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
     """JournalStorage with Optuna's heartbeat protocol (which Optuna implements for RDB only).
 
@@ -413,7 +464,7 @@ def open_storage(url: str, *, heartbeat_interval: int = 60,
         if not path.name:
             raise ValueError(f"storage URL {url!r}: journal needs a file path, e.g. journal:hpo/study.log")
         path.parent.mkdir(parents=True, exist_ok=True)
-        backend = optuna.storages.journal.JournalFileBackend(
+        backend = _TornTailJournalFileBackend(
             str(path), lock_obj=optuna.storages.journal.JournalFileSymlinkLock(str(path)))
         return _HeartbeatJournalStorage(backend, heartbeat_interval, grace_period)
 
