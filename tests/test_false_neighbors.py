@@ -1,3 +1,6 @@
+import logging
+import os
+import tempfile
 from collections import Counter
 
 import numpy as np
@@ -8,9 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from songvec.false_neighbors import (
-    chi2_statistic, count_bigrams, hard_negative_rate, mine_hard_negatives, sample_songs,
-    songs_with_hard_negatives)
+    SPILL_PREFIX, _merge_sorted_runs, chi2_statistic, count_bigrams, hard_negative_rate,
+    mine_hard_negatives, sample_songs, songs_with_hard_negatives)
 from songvec.sequences import Sequences
+
+SPILL_COUNTS = ("n_batches", "n_partitions", "spilled_bytes")
+"""Summary entries that describe how the mining ran, not its result."""
 
 
 def naive_bigrams(track_lists):
@@ -74,9 +80,9 @@ def test_bigrams_of_empty_and_single_event_sequences():
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 6), max_size=12), max_size=8),
-       st.sampled_from([1, -3, 10**12]))
+       st.sampled_from([1, (2**31 - 1) // 6]))
 def test_bigrams_match_naive_counter(track_lists, scale):
-    # scale 10**12 makes the ids sparse (compaction by np.unique), -3 makes them negative
+    # the second scale puts ids up to 2**31 - 2: both halves of a pair key use all 31 bits
     track_lists = [[scale * x for x in t] for t in track_lists]
     bigrams = count_bigrams(Sequences.from_track_lists(track_lists))
     expected, repeats = naive_bigrams(track_lists)
@@ -93,6 +99,15 @@ def test_bigrams_match_naive_counter_on_larger_random_data():
     bigrams = count_bigrams(Sequences.from_track_lists(track_lists))
     expected, repeats = naive_bigrams(track_lists)
     assert as_counter(bigrams) == expected and bigrams.n_self_repeats == repeats
+
+
+@pytest.mark.parametrize("bad_id", [-3, 2**31, 10**12])
+def test_track_ids_outside_the_key_range_are_rejected(bad_id):
+    with pytest.raises(ValueError, match=rf"track id {bad_id} \(user 1, batch 0\) is outside \[0, 2\*\*31\)"):
+        count_bigrams(Sequences.from_track_lists([[1, 2], [5, bad_id, 5]]))
+    batches = [Sequences.from_track_lists([[1, 2]]), Sequences.from_track_lists([[bad_id]])]
+    with pytest.raises(ValueError, match=r"\(user 0, batch 1\) is outside"):
+        mine_hard_negatives(batches, min_cooccurrence=1)
 
 
 def test_inconsistent_offsets_are_rejected():
@@ -148,9 +163,31 @@ HAND_CORPUS = [[1, 2, 1, 2, 1], [3, 4, 5], [1, 3]]
 #   {1,2}: 7*64/120 = 3.7333   {3,4}: 63/100 = 0.63   {4,5}: 175/60 = 2.9167   {1,3}: 63/100 = 0.63
 
 
-def test_hard_negatives_by_hand():
-    pairs, summary = mine_hard_negatives(Sequences.from_track_lists(HAND_CORPUS), min_cooccurrence=1,
-                                         chi2_factor=0.2)  # threshold 0.2 * 10 events = 2
+def one_sequence_batches(track_lists):
+    return [Sequences.from_track_lists([tracks]) for tracks in track_lists]
+
+
+def mine_in_memory(track_lists, min_cooccurrence, chi2_factor):
+    return mine_hard_negatives(Sequences.from_track_lists(track_lists), min_cooccurrence, chi2_factor)
+
+
+def mine_streamed_tiny_budget(track_lists, min_cooccurrence, chi2_factor):
+    """One sequence per batch and a budget of about a tenth of the distinct pairs: many spills."""
+    budget_records = max(2, len(naive_bigrams(track_lists)[0]) // 10)
+    with tempfile.TemporaryDirectory() as spill_dir:
+        result = mine_hard_negatives(one_sequence_batches(track_lists), min_cooccurrence, chi2_factor,
+                                     memory_budget_bytes=32 * budget_records, spill_dir=spill_dir)
+        assert os.listdir(spill_dir) == []
+    assert result[1]["spilled_bytes"] > 0 and result[1]["n_partitions"] > 1
+    return result
+
+
+MINERS = pytest.mark.parametrize("mine", [mine_in_memory, mine_streamed_tiny_budget])
+
+
+@MINERS
+def test_hard_negatives_by_hand(mine):
+    pairs, summary = mine(HAND_CORPUS, min_cooccurrence=1, chi2_factor=0.2)  # threshold 0.2 * 10 events = 2
     assert list(pairs.columns) == ["song_a", "song_b", "cooccurrences", "chi2"]
     assert pairs[["song_a", "song_b"]].values.tolist() == [[1, 3], [3, 4]]
     assert pairs["cooccurrences"].tolist() == [1, 1]
@@ -163,21 +200,21 @@ def test_hard_negatives_by_hand():
     assert summary["mean_hard_negatives_per_song"] == pytest.approx(4 / 3)
 
 
-def test_hard_negatives_by_hand_cooccurrence_threshold():
-    seqs = Sequences.from_track_lists(HAND_CORPUS)
-    pairs, summary = mine_hard_negatives(seqs, min_cooccurrence=2, chi2_factor=0.2)
+@MINERS
+def test_hard_negatives_by_hand_cooccurrence_threshold(mine):
+    pairs, summary = mine(HAND_CORPUS, min_cooccurrence=2, chi2_factor=0.2)
     assert len(pairs) == 0 and summary["n_pairs_min_cooccurrence"] == 1
     assert summary["mean_hard_negatives_per_song"] == 0.0
-    pairs, _ = mine_hard_negatives(seqs, min_cooccurrence=2, chi2_factor=0.4)  # threshold 4
+    pairs, _ = mine(HAND_CORPUS, min_cooccurrence=2, chi2_factor=0.4)  # threshold 4
     assert pairs.values.tolist() == [[1, 2, 4, pytest.approx(7 * 64 / 120)]]
 
 
+@MINERS
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_hard_negatives_match_naive_reference(seed):
+def test_hard_negatives_match_naive_reference(mine, seed):
     rng = np.random.default_rng(seed)
     track_lists = [(rng.zipf(1.3, rng.integers(0, 200)) % 40).tolist() for _ in range(50)]
-    pairs, summary = mine_hard_negatives(Sequences.from_track_lists(track_lists), min_cooccurrence=3,
-                                         chi2_factor=1e-3)
+    pairs, summary = mine(track_lists, min_cooccurrence=3, chi2_factor=1e-3)
     expected = naive_hard_negatives(track_lists, 3, 1e-3)
     got = {(a, b): (n, c) for a, b, n, c in pairs.itertuples(index=False)}
     assert got.keys() == expected.keys()
@@ -193,6 +230,126 @@ def test_mining_rejects_bad_parameters():
         mine_hard_negatives(seqs, min_cooccurrence=0)
     with pytest.raises(ValueError, match="chi2_factor"):
         mine_hard_negatives(seqs, min_cooccurrence=1, chi2_factor=-1.0)
+    with pytest.raises(ValueError, match="memory_budget_bytes"):
+        mine_hard_negatives(seqs, min_cooccurrence=1, memory_budget_bytes=16)
+
+
+# --- bounded memory: batches and spilled partitions -------------------------------------------
+
+def zipf_track_lists(rng, n_sequences, n_songs, exponent=1.3, id_spread=1):
+    """Sequences of Zipf-distributed songs (ids spread over ``[0, id_spread * n_songs)``)."""
+    ids = np.sort(rng.choice(id_spread * n_songs, n_songs, replace=False))
+    return [ids[(rng.zipf(exponent, rng.integers(0, 150)) - 1) % n_songs].tolist()
+            for _ in range(n_sequences)]
+
+
+def random_batches(track_lists, rng):
+    """The sequences cut into consecutive batches of random sizes (empty batches included)."""
+    cuts = np.sort(rng.integers(0, len(track_lists) + 1, size=rng.integers(0, 12)))
+    bounds = [0, *cuts.tolist(), len(track_lists)]
+    return [Sequences.from_track_lists(track_lists[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def assert_same_mining(streamed, in_memory):
+    (pairs, summary), (want_pairs, want_summary) = streamed, in_memory
+    pd.testing.assert_frame_equal(pairs, want_pairs, check_exact=True)
+    assert {k: v for k, v in summary.items() if k not in SPILL_COUNTS} == \
+        {k: v for k, v in want_summary.items() if k not in SPILL_COUNTS}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_spilled_mining_equals_in_memory_mining(seed, tmp_path):
+    rng = np.random.default_rng(seed)
+    track_lists = zipf_track_lists(rng, 120, 300, id_spread=1000)
+    in_memory = mine_hard_negatives(Sequences.from_track_lists(track_lists), 2, 1e-2)
+    assert in_memory[1]["n_partitions"] == 1 and in_memory[1]["spilled_bytes"] == 0
+    assert in_memory[1]["n_hard_negative_pairs"] > 20  # the data exercises the selection
+    batches = random_batches(track_lists, rng)
+    streamed = mine_hard_negatives(iter(batches), 2, 1e-2, memory_budget_bytes=32 * 300,
+                                   spill_dir=tmp_path, total_events=sum(map(len, track_lists)))
+    assert_same_mining(streamed, in_memory)
+    assert streamed[1]["n_batches"] == len(batches)
+    assert streamed[1]["n_partitions"] > 5 and streamed[1]["spilled_bytes"] > 0
+    assert os.listdir(tmp_path) == []
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(16, 300), st.booleans())
+def test_mining_does_not_depend_on_budget_nor_batches(seed, budget_records, known_total):
+    rng = np.random.default_rng(seed)
+    track_lists = zipf_track_lists(rng, int(rng.integers(0, 40)), 50)
+    in_memory = mine_hard_negatives(Sequences.from_track_lists(track_lists), 1, 5e-3)
+    with tempfile.TemporaryDirectory() as spill_dir:
+        streamed = mine_hard_negatives(
+            random_batches(track_lists, rng), 1, 5e-3, memory_budget_bytes=32 * budget_records,
+            spill_dir=spill_dir, total_events=sum(map(len, track_lists)) if known_total else None)
+        assert os.listdir(spill_dir) == []
+    assert_same_mining(streamed, in_memory)
+
+
+def test_partitions_grown_beyond_the_budget_are_split_again(tmp_path, caplog):
+    # without total_events the partitions are sized from the first spill only: later batches
+    # overfill them, and each one over the budget is split again with another hash
+    rng = np.random.default_rng(7)
+    track_lists = zipf_track_lists(rng, 200, 400)
+    in_memory = mine_hard_negatives(Sequences.from_track_lists(track_lists), 2, 1e-2)
+    with caplog.at_level(logging.INFO, logger="songvec.false_neighbors"):
+        streamed = mine_hard_negatives(one_sequence_batches(track_lists), 2, 1e-2,
+                                       memory_budget_bytes=32 * 500, spill_dir=tmp_path)
+    assert "split into" in caplog.text and "beyond the budget" not in caplog.text
+    assert_same_mining(streamed, in_memory)
+    assert os.listdir(tmp_path) == []
+
+
+def test_spill_folder_removed_after_an_error_mid_stream(tmp_path):
+    track_lists = zipf_track_lists(np.random.default_rng(1), 60, 100)
+    seen_spill_folders = []
+
+    def failing_batches():
+        yield from one_sequence_batches(track_lists)
+        seen_spill_folders.extend(os.listdir(tmp_path))
+        raise RuntimeError("reader failed")
+
+    with pytest.raises(RuntimeError, match="reader failed"):
+        mine_hard_negatives(failing_batches(), 1, 1e-3, memory_budget_bytes=32 * 50, spill_dir=tmp_path)
+    assert len(seen_spill_folders) == 1 and seen_spill_folders[0].startswith(SPILL_PREFIX)
+    assert os.listdir(tmp_path) == []
+
+
+def test_leftover_spill_folders_of_a_killed_run_are_removed(tmp_path):
+    leftover = tmp_path / f"{SPILL_PREFIX}killed"
+    leftover.mkdir()
+    (leftover / "p-0.keys").write_bytes(b"\0" * 8)
+    (tmp_path / "hard_negatives.parquet").write_text("another output")
+    mine_hard_negatives(Sequences.from_track_lists(HAND_CORPUS), 1, 0.2, spill_dir=tmp_path)
+    assert os.listdir(tmp_path) == ["hard_negatives.parquet"]
+
+
+@pytest.mark.parametrize("batches", [[], [Sequences.from_track_lists([])],
+                                     [Sequences.from_track_lists([[3], [], [4, 4]])]])
+def test_mining_empty_input(batches, tmp_path):
+    pairs, summary = mine_hard_negatives(batches, 1, 0.1, memory_budget_bytes=32, spill_dir=tmp_path)
+    assert list(pairs.columns) == ["song_a", "song_b", "cooccurrences", "chi2"] and len(pairs) == 0
+    assert pairs.dtypes.tolist() == [np.int64, np.int64, np.int64, np.float64]
+    assert summary["n_bigram_instances"] == summary["n_distinct_pairs"] == 0
+    assert summary["n_songs_in_bigrams"] == summary["n_hard_negative_pairs"] == 0
+    assert summary["n_batches"] == len(batches) and summary["spilled_bytes"] == 0
+    assert summary["n_events"] == sum(b.n_events for b in batches)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 30), st.integers(1, 5)), max_size=15), max_size=6))
+def test_merge_sorted_runs_matches_counter(runs):
+    # records as the spill writes them: runs of increasing distinct keys, then arbitrary order too
+    runs = [sorted(dict(run).items()) for run in runs]
+    records = [record for run in runs for record in run]
+    want = Counter()
+    for key, count in records:
+        want[key] += count
+    for order in (records, records[::-1]):
+        merged = np.array(order, dtype=np.int64).reshape(-1, 2)
+        n = _merge_sorted_runs(merged)
+        assert merged[:n].tolist() == [[k, want[k]] for k in sorted(want)]
 
 
 # --- HardNeg ----------------------------------------------------------------------------------
