@@ -5,10 +5,11 @@ import yaml
 
 from songvec import atomic, dataset_stats, tables
 from songvec.logs import logged
-from songvec.sequences import read_sequences
+from songvec.sequences import iter_sequences
 
 with logged(snakemake.log[0]) as log:
-    stats = dataset_stats.sequence_statistics(read_sequences(snakemake.input.sequences))
+    stats = dataset_stats.sequence_statistics(iter_sequences(snakemake.input.sequences,
+                                                               snakemake.params.batch_events))
     log.info("statistics: %s", stats)
     paper = yaml.safe_load(open(snakemake.input.paper, encoding="utf-8"))["table2"]
     columns = {snakemake.params.dataset: stats, **{f"{name} (paper)": row for name, row in paper.items()}}

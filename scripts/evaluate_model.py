@@ -8,7 +8,7 @@ from songvec.training import load_vectors
 with logged(snakemake.log[0]) as log:
     inputs = snakemake.input
     data = EvaluationData.load(inputs.in_set, inputs.out_of_set, inputs.genres, inputs.hard_negatives,
-                               train=inputs.train_masked)
+                               train=inputs.train_masked, batch_events=snakemake.params.batch_events)
     settings = EvaluationSettings.from_config(snakemake.params.evaluation, snakemake.params.seed)
     vectors, track_ids = load_vectors(inputs.vectors)
     result = evaluate_embedding(vectors, track_ids, data, settings, coherence=True,

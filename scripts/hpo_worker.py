@@ -5,8 +5,7 @@ import json
 from songvec import atomic, hpo
 from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator, scalar_metrics
 from songvec.logs import logged
-from songvec.sequences import read_sequences
-from songvec.training import RECORD_SECONDS, TrainingSettings, Word2VecParams
+from songvec.training import RECORD_SECONDS, SequenceFile, TrainingSettings, Word2VecParams
 
 with logged(snakemake.log[0]) as log:
     inputs, options = snakemake.input, snakemake.params.hpo
@@ -17,7 +16,7 @@ with logged(snakemake.log[0]) as log:
     default_seconds = json.load(open(inputs.default_record, encoding="utf-8"))[RECORD_SECONDS[clock]]
     word2vec = snakemake.params.word2vec
     evaluate = configuration_evaluator(
-        read_sequences(inputs.train_masked),
+        SequenceFile(inputs.train_masked, snakemake.params.batch_events),
         EvaluationData.load(inputs.in_set, inputs.out_of_set, inputs.genres, inputs.hard_negatives),
         EvaluationSettings.from_config(snakemake.params.evaluation, snakemake.params.seed),
         TrainingSettings.from_config(word2vec, snakemake.params.seed),

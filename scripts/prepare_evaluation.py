@@ -2,23 +2,25 @@
 
 from songvec import atomic, next_song
 from songvec.logs import logged
-from songvec.sequences import read_sequences, write_sequences
+from songvec.sequences import SequenceWriter, count_events, iter_sequences
 
 with logged(snakemake.log[0]) as log:
+    inputs, batch_events = snakemake.input, snakemake.params.batch_events
     max_pairs, seed = snakemake.params.max_pairs, snakemake.params.seed
-    train = read_sequences(snakemake.input.train)
-    masked, in_set = next_song.mask_last(train)
-    in_set = next_song.sample_pairs(in_set.assign(user_id=train.user_ids[in_set["sequence"]]),
-                                    max_pairs["in_set"], seed)
-    write_sequences(snakemake.output.train_masked, masked)
+    with SequenceWriter(snakemake.output.train_masked) as masked:
+        in_set = next_song.mask_last(iter_sequences(inputs.train, batch_events), masked.write,
+                                     total_events=count_events(inputs.train))
+    summary = {"train_sequences": in_set.attrs["n_sequences"], "train_events_after_masking": masked.n_events,
+               "train_sequences_after_masking": masked.n_sequences,
+               "in_set_pairs_before_sampling": len(in_set)}
+    in_set = next_song.sample_pairs(in_set, max_pairs["in_set"], seed)
+    summary["in_set_pairs"] = len(in_set)
     atomic.write_parquet(snakemake.output.in_set, in_set)
-    summary = {"train_sequences": len(train), "train_events_after_masking": masked.n_events,
-               "in_set_pairs": len(in_set)}
     for split in ("valid", "test"):
-        heldout = read_sequences(snakemake.input[split])
-        pairs = next_song.out_of_set_pairs(heldout)
-        summary[f"{split}_pairs_before_sampling"] = len(pairs)
-        pairs = next_song.sample_pairs(pairs, max_pairs["out_of_set"], seed)
+        n_pairs = next_song.count_out_of_set_pairs(iter_sequences(inputs[split], batch_events))
+        rows = next_song.sample_rows(n_pairs, max_pairs["out_of_set"], seed)
+        pairs = next_song.out_of_set_pairs(iter_sequences(inputs[split], batch_events), rows)
+        summary[f"{split}_pairs_before_sampling"] = n_pairs
         summary[f"{split}_pairs"] = len(pairs)
         atomic.write_parquet(snakemake.output[split], pairs)
     log.info("evaluation data: %s", summary)

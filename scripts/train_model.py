@@ -3,8 +3,7 @@
 import json
 
 from songvec.logs import logged
-from songvec.sequences import read_sequences
-from songvec.training import TrainingSettings, Word2VecParams, save_model, train_word2vec
+from songvec.training import SequenceFile, TrainingSettings, Word2VecParams, save_model, train_word2vec
 
 with logged(snakemake.log[0]) as log:
     word2vec = snakemake.params.word2vec
@@ -13,6 +12,6 @@ with logged(snakemake.log[0]) as log:
     else:
         params = word2vec["defaults"]
     settings = TrainingSettings.from_config(word2vec, int(snakemake.wildcards.seed))
-    model = train_word2vec(read_sequences(snakemake.input.train_masked), Word2VecParams(**params),
-                           settings, logger=log)
+    train = SequenceFile(snakemake.input.train_masked, snakemake.params.batch_events)
+    model = train_word2vec(train, Word2VecParams(**params), settings, logger=log)
     save_model(snakemake.output.vectors, model, snakemake.output.record)

@@ -1,4 +1,5 @@
-"""Table 2 statistics: a hand-computed case, a naive reference on random data, and the Markdown table."""
+"""Table 2 statistics: a hand-computed case, a naive reference on random data (in memory and read in
+batches), and the Markdown table."""
 
 import math
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from songvec.dataset_stats import sequence_statistics, statistics_markdown
-from songvec.sequences import Sequences
+from songvec.sequences import Sequences, iter_sequences, write_sequences
 
 
 def _sequences(track_lists):
@@ -17,7 +18,7 @@ def _sequences(track_lists):
 
 def test_statistics_by_hand():
     seqs = _sequences([[5], [5, 6], [7, 7, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]])
-    stats = sequence_statistics(seqs)
+    stats = sequence_statistics([seqs])
     # lengths 1, 2, 3, 10; linear percentile at rank (n - 1) * q: 0.75 -> 1.75, 1.5 -> 2.5, 2.25 -> 3 + 0.25 * 7
     assert stats == {"songs": 10, "events": 16, "sequences": 4, "length_mean": 4.0,
                      "length_p25": 1.75, "length_median": 2.5, "length_p75": 4.75}
@@ -25,7 +26,7 @@ def test_statistics_by_hand():
 
 
 def test_empty_sequences_have_nan_lengths():
-    stats = sequence_statistics(_sequences([]))
+    stats = sequence_statistics([_sequences([])])
     assert (stats["songs"], stats["events"], stats["sequences"]) == (0, 0, 0)
     assert all(math.isnan(stats[k]) for k in ("length_mean", "length_p25", "length_median", "length_p75"))
 
@@ -43,13 +44,28 @@ def naive_percentile(values, q):
 def test_matches_naive_reference_on_random_data(seed):
     rng = np.random.default_rng(seed)
     track_lists = [list(rng.integers(0, 300, rng.integers(1, 60))) for _ in range(rng.integers(1, 40))]
-    stats = sequence_statistics(_sequences(track_lists))
+    stats = sequence_statistics([_sequences(track_lists)])
     lengths = [len(t) for t in track_lists]
     assert stats["songs"] == len({t for tracks in track_lists for t in tracks})
     assert stats["events"] == sum(lengths) and stats["sequences"] == len(track_lists)
     assert stats["length_mean"] == pytest.approx(sum(lengths) / len(lengths))
     for key, q in (("length_p25", 25), ("length_median", 50), ("length_p75", 75)):
         assert stats[key] == pytest.approx(naive_percentile(lengths, q))
+
+
+def test_batches_of_a_file_give_the_in_memory_statistics(tmp_path):
+    rng = np.random.default_rng(9)
+    lengths = np.where(rng.random(300) < 0.2, 1, rng.integers(2, 80, 300))
+    track_lists = [list(rng.integers(0, 2000, n)) for n in lengths]
+    seqs = _sequences(track_lists)
+    write_sequences(tmp_path / "s.parquet", seqs)
+    batched = sequence_statistics(iter_sequences(tmp_path / "s.parquet", 1024))
+    assert batched == sequence_statistics([seqs])
+    assert sum(1 for _ in iter_sequences(tmp_path / "s.parquet", 1024)) > 4 and batched["events"] > 5000
+    assert batched["songs"] == len({t for tracks in track_lists for t in tracks})
+    assert batched["length_median"] == pytest.approx(naive_percentile(lengths.tolist(), 50))
+    empty = sequence_statistics([])  # no batch at all: as an empty dataset
+    assert (empty["songs"], empty["events"], empty["sequences"]) == (0, 0, 0) and math.isnan(empty["length_mean"])
 
 
 def test_markdown_table():

@@ -8,7 +8,8 @@ from sklearn.metrics import calinski_harabasz_score
 from songvec import evaluation
 from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator, evaluate_embedding
 from songvec.hpo import TrialInfeasible
-from songvec.sequences import Sequences
+from songvec.atomic import write_parquet
+from songvec.sequences import Sequences, write_sequences
 from songvec.training import TrainingSettings, Word2VecParams, relative_cost
 
 
@@ -137,3 +138,25 @@ def test_the_reference_configuration_is_never_held_to_the_budget(space):
     assert metrics["train_cpu_seconds"] > 0
     with pytest.raises(TrialInfeasible, match="predicted training time"):  # same cost, other exponent
         evaluate({"vector_size": 16, "window": 2, "ns_exponent": 0.5, "negative": 2, "alpha": 0.025})
+
+
+def test_load_counts_training_plays_in_batches(space, tmp_path):
+    _, ids, data = space
+    rng = np.random.default_rng(2)
+    lengths = np.where(rng.random(300) < 0.2, 1, rng.integers(2, 80, 300))
+    tracks = rng.choice(np.r_[ids, [7, 5000]], lengths.sum())
+    write_sequences(tmp_path / "train.parquet", Sequences.from_events(np.repeat(np.arange(300), lengths), tracks,
+                                                                      np.zeros(len(tracks)), np.arange(len(tracks))))
+    paths = {name: tmp_path / f"{name}.parquet" for name in ("in_set", "out_of_set", "genres", "hard_negatives")}
+    for name, frame in (("in_set", data.pairs["in_set"]), ("out_of_set", data.pairs["out_of_set"]),
+                        ("genres", data.track_genres), ("hard_negatives", data.hard_negatives)):
+        write_parquet(paths[name], frame)
+    naive = {}
+    for track in tracks.tolist():
+        naive[track] = naive.get(track, 0) + 1
+    expected = pd.Series(dict(sorted(naive.items())))
+    for batch_events in (1024, 10**6):
+        loaded = EvaluationData.load(*paths.values(), train=tmp_path / "train.parquet", batch_events=batch_events)
+        pd.testing.assert_series_equal(loaded.track_plays, expected)
+        assert loaded.track_plays.index.is_monotonic_increasing and loaded.track_plays.dtype == np.int64
+    assert EvaluationData.load(*paths.values()).track_plays is None

@@ -56,7 +56,8 @@ def test_popularity_cells_by_hand():
     train = [1, 1, 2, 1, 3, 1, 1, 2, 1, 4]
     default = pair_frame([1, 1, 2, 3, 4, 2], [1, 2, 3, 1, 4, 2], [1, 0, 1, 1, 0, 1], [1, 1, 1, 1, 1, 0])
     optimized = default.assign(hit=[1, 1, 1, 0, 1, 1], evaluated=[1, 1, 1, 1, 0, 1])
-    cells = figures.popularity_cells(train, {"default": default, "opt": optimized}, n_buckets=2,
+    plays = np.unique(train, return_counts=True)  # song ids and their play counts
+    cells = figures.popularity_cells(*plays, {"default": default, "opt": optimized}, n_buckets=2,
                                      pairs_per_cell=100, seed=0)
     # evaluated by both: rows 0-3 -> (0,0): row 0; (0,1): row 1; (1,1): row 2; (1,0): row 3
     table = cells.set_index(["config", "query_bucket", "target_bucket"])
@@ -67,7 +68,7 @@ def test_popularity_cells_by_hand():
     assert table.loc[("opt", 0, 1), ["n", "hits"]].tolist() == [1, 1]
     assert table.loc[("opt", 1, 0), ["n", "hits"]].tolist() == [1, 0]
     assert cells.attrs == {"n_pairs_not_evaluated_by_all": 2, "n_pairs_unbucketed": 0}
-    with_unplayed = figures.popularity_cells(train, {"default": pair_frame([1, 9], [2, 1], [1, 1])}, 2, 100, 0)
+    with_unplayed = figures.popularity_cells(*plays, {"default": pair_frame([1, 9], [2, 1], [1, 1])}, 2, 100, 0)
     assert with_unplayed.attrs["n_pairs_unbucketed"] == 1 and with_unplayed["n"].sum() == 1
     assert list(cells.columns[:3]) == ["config", "query_bucket", "target_bucket"] and len(cells) == 8
 
@@ -79,8 +80,8 @@ def test_popularity_cells_match_naive_counting_and_sample_the_same_pairs():
     n_pairs = 3000
     pairs = pair_frame(rng.choice(songs, n_pairs), rng.choice(songs, n_pairs), rng.random(n_pairs) < 0.3,
                        rng.random(n_pairs) < 0.9)
-    cells = figures.popularity_cells(train, {"a": pairs}, n_buckets=4, pairs_per_cell=10**6, seed=3)
     ids, counts = np.unique(train, return_counts=True)
+    cells = figures.popularity_cells(ids, counts, {"a": pairs}, n_buckets=4, pairs_per_cell=10**6, seed=3)
     bucket = dict(zip(ids.tolist(), popularity_buckets(ids, counts, 4).tolist()))
     expected = {}
     for row in pairs[pairs["evaluated"]].itertuples():
@@ -90,7 +91,7 @@ def test_popularity_cells_match_naive_counting_and_sample_the_same_pairs():
         assert (row.n, row.hits) == expected.get((row.query_bucket, row.target_bucket), (0, 0))
 
     # with sampling, identical hits under two names must give identical cells: the same pairs are drawn
-    same = figures.popularity_cells(train, {"a": pairs, "b": pairs.copy()}, n_buckets=4, pairs_per_cell=5, seed=3)
+    same = figures.popularity_cells(ids, counts, {"a": pairs, "b": pairs.copy()}, n_buckets=4, pairs_per_cell=5, seed=3)
     a, b = (same[same["config"] == name].drop(columns="config").reset_index(drop=True) for name in "ab")
     pd.testing.assert_frame_equal(a, b)
     assert (a["n"] == np.minimum(a["n_available"], 5)).all()
@@ -99,16 +100,17 @@ def test_popularity_cells_match_naive_counting_and_sample_the_same_pairs():
 def test_popularity_cells_reject_misaligned_pairs():
     pairs = pair_frame([1, 2], [2, 1], [1, 0])
     with pytest.raises(ValueError, match="same \\(query, target\\)"):
-        figures.popularity_cells([1, 2, 2], {"a": pairs, "b": pairs.iloc[::-1]}, 2, 10, 0)
+        figures.popularity_cells([1, 2], [1, 2], {"a": pairs, "b": pairs.iloc[::-1]}, 2, 10, 0)
     with pytest.raises(ValueError, match="lack columns"):
-        figures.popularity_cells([1, 2, 2], {"a": pairs.drop(columns="evaluated")}, 2, 10, 0)
+        figures.popularity_cells([1, 2], [1, 2], {"a": pairs.drop(columns="evaluated")}, 2, 10, 0)
 
 
 def test_popularity_cells_keep_empty_cells(tmp_path):
     # song 1 alone holds more than a bucket's share of the plays, so bucket 1 is empty
     train = [1] * 8 + [2, 3]
     pairs = pair_frame([1, 1, 2, 3, 2], [1, 3, 3, 2, 1], [1, 0, 1, 1, 0])
-    cells = figures.popularity_cells(train, {"default": pairs, "lambdaGenre(0.01)": pairs.assign(hit=True)}, 3, 10, 0)
+    cells = figures.popularity_cells(*np.unique(train, return_counts=True),
+                                     {"default": pairs, "lambdaGenre(0.01)": pairs.assign(hit=True)}, 3, 10, 0)
     empty = cells[(cells["query_bucket"] == 1) | (cells["target_bucket"] == 1)]
     assert len(empty) == 10 and empty["n"].eq(0).all() and empty["hitrate"].isna().all()
     # the figure itself (with empty cells) is drawn in test_popularity_and_coherence_scripts
@@ -426,7 +428,8 @@ def test_popularity_and_coherence_scripts(tmp_path):
                {"train_masked": str(tmp_path / "train.parquet"), "default_pairs": str(tmp_path / "d.parquet"),
                 "optimized_pairs": str(tmp_path / "o.parquet")},
                {"table": str(tmp_path / "pop.csv"), **figure_outputs(tmp_path, "pop")},
-               {"options": {"buckets": 5, "pairs_per_cell": 50, "optimized": "lambdaGenre(0.01)"}, "seed": 0, "k": 100})
+               {"batch_events": 1024, "options": {"buckets": 5, "pairs_per_cell": 50, "optimized": "lambdaGenre(0.01)"},
+                "seed": 0, "k": 100})
     cells = pd.read_csv(tmp_path / "pop.csv")
     assert set(cells["config"]) == {"default", "lambdaGenre(0.01)"} and len(cells) == 50
     assert cells["n"].eq(0).any()  # bucket 1 is empty: song 0 alone holds its share

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from songvec.neighbors import normalize
-from songvec.next_song import (evaluate_pairs, mask_last, out_of_set_pairs, sample_pairs,
-                               vocabulary_rows)
-from songvec.sequences import Sequences
+from songvec.next_song import (count_out_of_set_pairs, evaluate_pairs, mask_last, out_of_set_pairs,
+                               sample_pairs, sample_rows, vocabulary_rows)
+from songvec.sequences import Sequences, iter_sequences, write_sequences
 
 
 def sequences_of(track_lists):
@@ -26,19 +26,46 @@ def random_sequences(rng, n_users=30, n_tracks=40):
                          for _ in range(n_users)])
 
 
+def masked_and_pairs(batches):
+    """mask_last with the masked batches collected in a list."""
+    masked = []
+    pairs = mask_last(batches, masked.append)
+    return masked, pairs
+
+
 def test_mask_last_by_hand():
     train = sequences_of([[10, 11, 12], [13], [14, 15]])
-    masked, pairs = mask_last(train)
+    (masked,), pairs = masked_and_pairs([train])
     assert masked.user_ids.tolist() == [0, 2]
     assert [masked.track_sequence(i).tolist() for i in range(len(masked))] == [[10, 11], [14]]
     assert masked.artists.tolist() == [1, 1, 1] and masked.timestamps.tolist() == [0, 1, 4]
     assert pairs.to_dict("list") == {"sequence": [0, 2], "position": [2, 1], "query": [11, 14],
-                                     "target": [12, 15]}
+                                     "target": [12, 15], "user_id": [0, 2]}
     assert pairs.attrs == {"n_sequences": 3, "n_without_pair": 1}
 
 
+def test_mask_last_counts_sequences_across_batches(caplog):
+    # the sequences of test_mask_last_by_hand in three batches, and an empty one: a batch of only
+    # single-event sequences writes nothing
+    batches = [sequences_of([[10, 11, 12]]), sequences_of([[13]]), sequences_of([]), sequences_of([[14, 15]])]
+    batches[1].user_ids += 1
+    batches[3].user_ids += 2
+    with caplog.at_level("INFO", logger="songvec.next_song"):
+        masked, pairs = masked_and_pairs(batches)
+    assert [m.user_ids.tolist() for m in masked] == [[0], [2]]
+    assert pairs.to_dict("list")["sequence"] == [0, 2] and pairs["user_id"].tolist() == [0, 2]
+    assert pairs.attrs == {"n_sequences": 3, "n_without_pair": 1}
+    assert "in-set pairs: 2 from 3 training sequences (1 sequences have fewer than 2 events" in caplog.text
+    assert "1 single-event sequences leave the training data" in caplog.text
+    masked, pairs = masked_and_pairs([sequences_of([[5]])])
+    assert masked == [] and len(pairs) == 0 and list(pairs.columns) == ["sequence", "position", "query",
+                                                                       "target", "user_id"]
+    masked, pairs = masked_and_pairs([])
+    assert masked == [] and len(pairs) == 0 and pairs.attrs == {"n_sequences": 0, "n_without_pair": 0}
+
+
 def test_out_of_set_pairs_by_hand():
-    pairs = out_of_set_pairs(sequences_of([[1, 2, 3], [4], [5, 5, 6]]))
+    pairs = out_of_set_pairs([sequences_of([[1, 2, 3], [4], [5, 5, 6]])])
     assert pairs.to_dict("list") == {"sequence": [0, 0, 2, 2], "position": [1, 2, 1, 2],
                                      "query": [1, 2, 5, 5], "target": [2, 3, 5, 6]}
     assert all(pairs[c].dtype == np.int64 for c in pairs.columns)
@@ -55,14 +82,14 @@ def test_pairs_match_naive_loops_on_random_sequences():
             last.append((i, len(tracks) - 1, tracks[-2], tracks[-1]))
         if len(tracks) > 1:
             remaining.append(tracks[:-1])
-    assert list(out_of_set_pairs(seqs).itertuples(index=False, name=None)) == every
-    masked, pairs = mask_last(seqs)
-    assert list(pairs.itertuples(index=False, name=None)) == last
+    assert list(out_of_set_pairs([seqs]).itertuples(index=False, name=None)) == every
+    (masked,), pairs = masked_and_pairs([seqs])
+    assert list(pairs.drop(columns="user_id").itertuples(index=False, name=None)) == last
     assert [masked.track_sequence(i).tolist() for i in range(len(masked))] == remaining
 
 
 def test_sample_pairs_seeded_ordered_subset():
-    pairs = out_of_set_pairs(random_sequences(np.random.default_rng(1), n_users=60))
+    pairs = out_of_set_pairs([random_sequences(np.random.default_rng(1), n_users=60)])
     sample = sample_pairs(pairs, 25, seed=3)
     assert len(sample) == 25 and sample.index.tolist() == list(range(25))
     assert sample.equals(sample_pairs(pairs, 25, seed=3))
@@ -74,6 +101,74 @@ def test_sample_pairs_seeded_ordered_subset():
     assert len(sample_pairs(pairs, 10**9, seed=0)) == len(pairs)
     with pytest.raises(ValueError, match="max_pairs"):
         sample_pairs(pairs, 0, seed=0)
+
+
+def random_sequence_file(path, rng, n_users=300):
+    """Several thousand events; sequence lengths 1 to ~80 (a fifth of them single events)."""
+    lengths = np.where(rng.random(n_users) < 0.2, 1, rng.integers(2, 80, n_users))
+    users = np.repeat(rng.choice(10**6, n_users, replace=False), lengths)
+    tracks = rng.integers(0, 500, len(users))
+    seqs = Sequences.from_events(users, tracks, tracks // 5, np.arange(len(users)) * 7)
+    write_sequences(path, seqs)
+    return seqs
+
+
+def concatenated(batches):
+    """One Sequences of consecutive batches (the masked training data as a reader would see it)."""
+    lengths = np.concatenate([b.lengths for b in batches])
+    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    return Sequences(np.concatenate([b.user_ids for b in batches]), offsets,
+                     *(np.concatenate([getattr(b, f) for b in batches]) for f in ("tracks", "artists", "timestamps")))
+
+
+def test_batched_pairs_equal_one_batch_and_naive_loops(tmp_path):
+    rng = np.random.default_rng(12)
+    seqs = random_sequence_file(tmp_path / "s.parquet", rng)
+    assert seqs.n_events > 5000 and (seqs.lengths == 1).any()
+    every, last, remaining = [], [], []
+    for i in range(len(seqs)):
+        tracks = seqs.track_sequence(i).tolist()
+        every += [(i, t, tracks[t - 1], tracks[t]) for t in range(1, len(tracks))]
+        if len(tracks) >= 2:
+            last.append((i, len(tracks) - 1, tracks[-2], tracks[-1], int(seqs.user_ids[i])))
+            remaining.append((int(seqs.user_ids[i]), tracks[:-1]))
+
+    batched = list(iter_sequences(tmp_path / "s.parquet", 1024))
+    assert len(batched) > 4
+    masked, in_set = masked_and_pairs(batched)
+    one_masked, one_in_set = masked_and_pairs([seqs])
+    pd.testing.assert_frame_equal(in_set, one_in_set)
+    assert list(in_set.itertuples(index=False, name=None)) == last
+    whole = concatenated(masked)
+    assert [(int(whole.user_ids[i]), whole.track_sequence(i).tolist()) for i in range(len(whole))] == remaining
+    for field in ("user_ids", "offsets", "tracks", "artists", "timestamps"):
+        assert np.array_equal(getattr(whole, field), getattr(one_masked[0], field))
+
+    out_of_set = out_of_set_pairs(batched)
+    pd.testing.assert_frame_equal(out_of_set, out_of_set_pairs([seqs]))
+    assert list(out_of_set.itertuples(index=False, name=None)) == every
+    assert count_out_of_set_pairs(batched) == count_out_of_set_pairs([seqs]) == len(every)
+
+    # sampling the pair indices before building the pairs keeps the rows sample_pairs keeps
+    for max_pairs, seed in ((1, 0), (37, 1), (len(every) - 1, 2), (len(every), 3), (None, 4)):
+        rows = sample_rows(len(every), max_pairs, seed)
+        expected = sample_pairs(out_of_set, max_pairs, seed)
+        pd.testing.assert_frame_equal(out_of_set_pairs(batched, rows), expected)
+        assert expected.equals(sample_pairs(out_of_set_pairs([seqs]), max_pairs, seed))
+
+
+def test_sample_rows_by_hand_and_bad_rows():
+    assert sample_rows(10, None, 0) is None and sample_rows(10, 10, 0) is None
+    rows = sample_rows(10, 4, 7)
+    assert rows.tolist() == sorted(np.random.default_rng(7).choice(10, 4, replace=False).tolist())
+    seqs = sequences_of([[1, 2, 3], [4, 5]])  # pairs 0: (1, 2), 1: (2, 3), 2: (4, 5)
+    assert out_of_set_pairs([seqs], np.array([0, 2]))[["query", "target"]].values.tolist() == [[1, 2], [4, 5]]
+    with pytest.raises(ValueError, match="sorted and distinct"):
+        out_of_set_pairs([seqs], np.array([2, 0]))
+    with pytest.raises(ValueError, match="up to pair 3 but the sequences give 3 pairs"):
+        out_of_set_pairs([seqs], np.array([1, 3]))
+    with pytest.raises(ValueError, match="max_pairs"):
+        sample_rows(10, 2.5, 0)
 
 
 def circle_space():
@@ -181,7 +276,7 @@ def test_evaluate_pairs_matches_naive_on_random_space():
     key_index = {int(t): i for i, t in enumerate(track_ids)}
     seqs = sequences_of([rng.choice(np.r_[track_ids, [1, 2]], rng.integers(2, 15)).tolist()
                          for _ in range(40)])
-    pairs = out_of_set_pairs(seqs)
+    pairs = out_of_set_pairs([seqs])
     per_pair, summary = evaluate_pairs(vectors, key_index, pairs, k=10)
     ranks = naive_evaluate(vectors, key_index, pairs, k=10)
     evaluated = [r is not None for r in ranks]

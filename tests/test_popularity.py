@@ -4,7 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from songvec.figures import popularity_cells
 from songvec.popularity import bucket_pair_hitrate, popularity_buckets, same_bucket_hitrate
+from songvec.sequences import Sequences, iter_sequences, read_sequences, song_counts, write_sequences
 from songvec.significance import proportion_ci
 
 
@@ -151,3 +153,36 @@ def test_same_bucket_hitrate_takes_the_diagonal_of_each_configuration():
     expected = default[default.query_bucket == default.target_bucket]["hitrate"].tolist()
     assert diagonal["hitrate"].tolist()[:5] == expected
     assert diagonal["hitrate"].tolist()[5:] == [1.0] * 5
+
+
+def test_popularity_cells_from_play_counts_of_batches(tmp_path):
+    """The workflow's route (play counts summed over batches of the training file, first-occurrence
+    order) gives the buckets and cells of counting every event at once, and of a naive count."""
+    rng = np.random.default_rng(3)
+    lengths = np.where(rng.random(300) < 0.2, 1, rng.integers(2, 80, 300))
+    tracks = rng.zipf(1.4, lengths.sum()) % 400
+    write_sequences(tmp_path / "train.parquet", Sequences.from_events(np.repeat(np.arange(300), lengths), tracks,
+                                                                      np.zeros(len(tracks)), np.arange(len(tracks))))
+    song_ids, plays = song_counts(iter_sequences(tmp_path / "train.parquet", 1024))
+    naive = {}
+    for track in read_sequences(tmp_path / "train.parquet").tracks.tolist():
+        naive[track] = naive.get(track, 0) + 1
+    assert dict(zip(song_ids.tolist(), plays.tolist())) == naive
+    songs = np.array(sorted(naive))
+    buckets = dict(zip(songs.tolist(), naive_buckets(songs.tolist(), [naive[t] for t in songs.tolist()], 4)))
+    assert dict(zip(song_ids.tolist(), popularity_buckets(song_ids, plays, 4).tolist())) == buckets
+
+    n_pairs = 2000
+    pairs = pd.DataFrame({"query": rng.choice(songs, n_pairs), "target": rng.choice(songs, n_pairs),
+                          "evaluated": rng.random(n_pairs) < 0.9, "hit": rng.random(n_pairs) < 0.3})
+    cells = popularity_cells(song_ids, plays, {"a": pairs}, n_buckets=4, pairs_per_cell=50, seed=1)
+    pd.testing.assert_frame_equal(cells, popularity_cells(*np.unique(tracks, return_counts=True), {"a": pairs},
+                                                          n_buckets=4, pairs_per_cell=50, seed=1))
+    full = popularity_cells(song_ids, plays, {"a": pairs}, n_buckets=4, pairs_per_cell=10**6, seed=1)
+    evaluated = pairs[pairs["evaluated"]]
+    for row in full.itertuples():
+        in_cell = evaluated[(evaluated["query"].map(buckets) == row.query_bucket)
+                            & (evaluated["target"].map(buckets) == row.target_bucket)]
+        assert (row.n, row.hits) == (len(in_cell), int(in_cell["hit"].sum()))
+    with pytest.raises(ValueError, match="song_ids is empty"):
+        popularity_cells([], [], {"a": pairs}, 4, 50, 1)

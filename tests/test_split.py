@@ -1,4 +1,5 @@
-"""Train/valid/test split: hand-checked counts, determinism, a naive count reference and property tests."""
+"""Train/valid/test split: hand-checked counts, determinism, a naive count reference and property tests;
+the split of a sequence file in batches against the in-memory split and a naive per-sequence one."""
 
 import logging
 from fractions import Fraction
@@ -7,7 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from songvec.split import PAPER_FRACTIONS, split_counts, split_sequences
+from songvec import split
+from songvec.sequences import Sequences, iter_sequences, read_sequences, write_sequences
+from songvec.split import PAPER_FRACTIONS, sequence_user_ids, split_counts, split_sequences, write_parts
 
 
 @pytest.mark.parametrize("n, expected", [
@@ -150,3 +153,98 @@ def test_split_properties(n, weights, seed):
 def test_paper_fractions_are_read_only():
     with pytest.raises(TypeError):
         PAPER_FRACTIONS["train"] = 0.5
+
+
+# --- splitting a sequence file in batches --------------------------------------------------------
+
+def random_sequence_file(path, rng, n_users=300):
+    """Several thousand events; sequence lengths 1 to ~80 (a fifth of them single events); user ids
+    not in file order."""
+    lengths = np.where(rng.random(n_users) < 0.2, 1, rng.integers(2, 80, n_users))
+    users = np.repeat(rng.choice(10**6, n_users, replace=False), lengths)
+    tracks = rng.integers(0, 500, len(users))
+    write_sequences(path, Sequences.from_events(users, tracks, tracks // 5, np.arange(len(users)) * 7))
+    return read_sequences(path)
+
+
+def naive_part(sequences, indices):
+    """The sequences at ``indices`` gathered one at a time, as (user, tracks, artists, timestamps) tuples."""
+    rows = []
+    for i in sorted(indices):
+        span = slice(sequences.offsets[i], sequences.offsets[i + 1])
+        rows.append((int(sequences.user_ids[i]), sequences.tracks[span].tolist(),
+                     sequences.artists[span].tolist(), sequences.timestamps[span].tolist()))
+    return rows
+
+
+def as_rows(sequences):
+    return naive_part(sequences, range(len(sequences)))
+
+
+def test_sequence_user_ids_by_hand(tmp_path, monkeypatch):
+    users = [7, 7, 3, 3, 3, 9, 5, 5]
+    write_sequences(tmp_path / "s.parquet", Sequences.from_events(users, range(8), range(8), range(8)))
+    assert sequence_user_ids(tmp_path / "s.parquet").tolist() == [7, 3, 9, 5]
+    monkeypatch.setattr(split, "ROW_GROUP_EVENTS", 3)  # reads of 3 rows: user 3 straddles two of them
+    assert sequence_user_ids(tmp_path / "s.parquet").tolist() == [7, 3, 9, 5]
+    write_sequences(tmp_path / "empty.parquet", Sequences.from_track_lists([]))
+    assert sequence_user_ids(tmp_path / "empty.parquet").tolist() == []
+
+
+def test_sequence_user_ids_reject_a_user_in_two_runs(tmp_path):
+    import pyarrow.parquet as pq
+
+    from songvec.sequences import SCHEMA
+    pq.write_table(Sequences.from_events([1, 2], [0, 0], [0, 0], [0, 0]).to_table().cast(SCHEMA)
+                   .take([0, 1, 0]), tmp_path / "bad.parquet")
+    with pytest.raises(ValueError, match="bad.parquet: .*two separate runs"):
+        sequence_user_ids(tmp_path / "bad.parquet")
+
+
+def test_write_parts_in_batches_equals_one_batch_and_naive(tmp_path):
+    rng = np.random.default_rng(11)
+    sequences = random_sequence_file(tmp_path / "all.parquet", rng)
+    assert sequences.n_events > 5000 and (sequences.lengths == 1).any()
+    n = len(sequences)
+    assert sequence_user_ids(tmp_path / "all.parquet").tolist() == sequences.user_ids.tolist()
+    parts = split_sequences(n, {"train": 0.8, "valid": 0.1, "test": 0.1}, seed=5)
+    results = {}
+    for name, batches in (("batched", iter_sequences(tmp_path / "all.parquet", 1024)), ("one", [sequences])):
+        paths = {part: tmp_path / f"{name}-{part}.parquet" for part in parts}
+        summary = write_parts(batches, parts, paths, n, total_events=sequences.n_events)
+        results[name] = {part: read_sequences(path) for part, path in paths.items()}
+        assert summary == {part: {"sequences": len(parts[part]), "events": int(sequences.lengths[parts[part]].sum())}
+                           for part in parts}
+    for part, indices in parts.items():
+        expected = naive_part(sequences, indices)
+        assert as_rows(results["batched"][part]) == expected
+        assert as_rows(results["one"][part]) == expected
+
+
+def test_write_parts_skips_and_counts_sequences_in_no_part(tmp_path, caplog):
+    sequences = Sequences.from_track_lists([[1, 2], [3], [4, 5, 6], [7]])
+    with caplog.at_level(logging.INFO, logger="songvec.split"):
+        summary = write_parts([sequences], {"sample": np.array([2, 0])}, {"sample": tmp_path / "s.parquet"}, 4)
+    assert summary == {"sample": {"sequences": 2, "events": 5}}
+    assert as_rows(read_sequences(tmp_path / "s.parquet")) == naive_part(sequences, [0, 2])
+    assert "2 of 4 sequences are in no part" in caplog.text
+
+
+@pytest.mark.parametrize("parts, n_sequences, message", [
+    ({"a": np.array([0, 1]), "b": np.array([1])}, 3, "'b' repeats a sequence index or shares one"),
+    ({"a": np.array([0, 0])}, 3, "'a' repeats"),
+    ({"a": np.array([3])}, 3, "outside \\[0, 3\\)"),
+    ({"a": np.array([0])}, 2, "more than the 2 sequences"),
+    ({"a": np.array([0])}, 4, "hold 3 sequences, 4 expected"),
+])
+def test_write_parts_rejects_bad_parts_and_leaves_no_file(tmp_path, parts, n_sequences, message):
+    sequences = Sequences.from_track_lists([[1], [2, 3], [4]])
+    with pytest.raises(ValueError, match=message):
+        write_parts([sequences], parts, {name: tmp_path / f"{name}.parquet" for name in parts}, n_sequences)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_parts_needs_a_path_per_part(tmp_path):
+    with pytest.raises(ValueError, match="no output path for the part\\(s\\) \\['b'\\]"):
+        write_parts([], {"a": np.array([], dtype=np.int64), "b": np.array([], dtype=np.int64)},
+                    {"a": tmp_path / "a.parquet"}, 0)

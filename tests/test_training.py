@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import pickle
 import subprocess
@@ -8,12 +9,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from gensim.models import Word2Vec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from songvec.sequences import Sequences
+from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator
+from songvec.sequences import Sequences, write_sequences
 from songvec.training import (
-    OverTimeBudget, TokenChunks, TrainingSettings, Word2VecParams, load_vectors, save_model,
+    OverTimeBudget, SequenceFile, TokenChunks, TrainingSettings, Word2VecParams, load_vectors, save_model,
     train_word2vec)
 
 SMALL = Word2VecParams(vector_size=8, window=3, negative=3)
@@ -68,6 +73,45 @@ def test_bare_gensim_truncates_a_long_sentence():
     model.build_vocab([tokens])
     effective, raw = model.train([tokens], total_examples=1, epochs=1)
     assert (effective, raw) == (10_000, 25_000)
+
+
+def naive_chunks(track_lists, max_tokens):
+    """Reference: every list cut into consecutive pieces of max_tokens, as str tokens."""
+    return [[str(t) for t in tracks[i:i + max_tokens]] for tracks in track_lists
+            for i in range(0, len(tracks), max_tokens)]
+
+
+def naive_vocabulary(track_lists):
+    """Reference: distinct tracks in order of first occurrence and their plays (a dict keeps the order)."""
+    counts = {}
+    for tracks in track_lists:
+        for t in tracks:
+            counts[t] = counts.get(t, 0) + 1
+    return list(counts), list(counts.values())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 30), max_size=25), min_size=1, max_size=12),
+       st.integers(1, 9), st.data())
+def test_token_chunks_of_any_batching_equal_a_naive_chunking(track_lists, max_tokens, data):
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(track_lists) - 1), max_size=4))) if len(track_lists) > 1 else []
+    bounds = [0, *cuts, len(track_lists)]
+    batches = [Sequences.from_track_lists(track_lists[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    corpus = TokenChunks(batches, max_tokens)
+    expected = naive_chunks(track_lists, max_tokens)
+    assert list(corpus) == expected and list(corpus) == expected  # a second pass yields the same
+    assert len(corpus) == len(expected) and corpus.n_tokens == sum(map(len, track_lists))
+    assert corpus.n_sequences == len(track_lists)
+    ids, counts = naive_vocabulary(track_lists)
+    assert corpus.song_ids.tolist() == ids and corpus.song_counts.tolist() == counts
+    assert corpus.tokens.tolist() == [str(i) for i in ids]
+
+
+def test_token_chunks_reject_a_one_pass_iterator():
+    with pytest.raises(TypeError, match="re-iterable"):
+        TokenChunks(iter([random_sequences()]))
+    with pytest.raises(ValueError, match="track ids must be >= 0"):
+        TokenChunks(Sequences.from_track_lists([[3, -1]]))
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -218,3 +262,127 @@ def test_settings_from_the_config_section():
                 "workers": 1, "max_sentence_tokens": 5000, "batch_words": 1000}
     settings = TrainingSettings.from_config(word2vec, seed=7)
     assert (settings.epochs, settings.min_count, settings.batch_words, settings.seed) == (3, 2, 1000, 7)
+
+
+# --- training from a sequence file ------------------------------------------------------------
+
+def long_sequences(seed=0) -> Sequences:
+    """~8,000 events in 40 sequences of 1..399 events: with max_sentence_tokens=50 most are split."""
+    return random_sequences(seed=seed)
+
+
+SPLIT = TrainingSettings(epochs=2, max_sentence_tokens=50)
+TIMINGS = ("seconds", "per_second")
+
+
+def test_a_file_read_in_many_batches_trains_the_same_vectors_as_memory(tmp_path):
+    seqs = long_sequences()
+    write_sequences(tmp_path / "train.parquet", seqs)
+    source = SequenceFile(tmp_path / "train.parquet", batch_events=1024)
+    assert len(list(source)) >= 5 and source.n_events == seqs.n_events
+    in_memory = train_word2vec(seqs, SMALL, SPLIT)
+    from_file = train_word2vec(source, SMALL, SPLIT)
+    assert from_file.wv.index_to_key == in_memory.wv.index_to_key
+    assert np.array_equal(from_file.wv.vectors, in_memory.wv.vectors)
+    assert from_file.record["n_chunks"] > len(seqs)  # sequences were split
+    assert {k: v for k, v in from_file.record.items() if not k.endswith(TIMINGS)} == \
+        {k: v for k, v in in_memory.record.items() if not k.endswith(TIMINGS)}
+    assert 0 <= from_file.record["corpus_read_seconds"] <= from_file.record["train_seconds"]
+
+
+def test_a_file_corpus_is_re_iterable_and_chunked_as_in_memory(tmp_path):
+    seqs = long_sequences(seed=3)
+    write_sequences(tmp_path / "train.parquet", seqs)
+    from_file = TokenChunks(SequenceFile(tmp_path / "train.parquet", 1024), max_tokens=50)
+    in_memory = TokenChunks(seqs, max_tokens=50)
+    first = list(from_file)
+    assert first == list(from_file) == list(in_memory)
+    assert first == naive_chunks([seqs.track_sequence(i).tolist() for i in range(len(seqs))], 50)
+    assert (len(from_file), from_file.n_tokens) == (len(in_memory), in_memory.n_tokens)
+    assert np.array_equal(from_file.song_ids, in_memory.song_ids)
+    assert np.array_equal(from_file.song_counts, in_memory.song_counts)
+
+
+def test_a_prebuilt_corpus_is_reused_and_must_match_the_settings():
+    corpus = TokenChunks(long_sequences(), max_tokens=50)
+    assert np.array_equal(train_word2vec(corpus, SMALL, SPLIT).wv.vectors,
+                          train_word2vec(long_sequences(), SMALL, SPLIT).wv.vectors)
+    with pytest.raises(ValueError, match="max_sentence_tokens=10000"):
+        train_word2vec(corpus, SMALL, QUICK)
+
+
+def test_a_file_changed_after_the_vocabulary_pass_is_an_error(tmp_path):
+    path = tmp_path / "train.parquet"
+    write_sequences(path, long_sequences())
+    corpus = TokenChunks(SequenceFile(path, 1024))
+    write_sequences(path, long_sequences(seed=1))
+    with pytest.raises(ValueError, match="train.parquet changed since the vocabulary pass"):
+        list(corpus)
+
+
+class FailingSource:
+    """Batches of ``seqs``; every pass after the first ``passes`` raises OSError midway."""
+
+    def __init__(self, seqs, passes):
+        self.seqs, self.passes = seqs, passes
+
+    def __iter__(self):
+        half = len(self.seqs) // 2
+        yield self.seqs.subset(np.arange(half))
+        if self.passes == 0:
+            raise OSError("disk gone")
+        self.passes -= 1
+        yield self.seqs.subset(np.arange(half, len(self.seqs)))
+
+
+def test_a_read_error_during_an_epoch_is_raised_instead_of_hanging_gensim():
+    outcome = []
+    worker = threading.Thread(daemon=True, target=lambda: outcome.append(
+        pytest.raises(OSError, train_word2vec, FailingSource(long_sequences(), passes=2), SMALL, SPLIT)))
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "train_word2vec hung after the corpus raised"
+    assert outcome and "disk gone" in str(outcome[0].value)
+
+
+def test_the_vocabulary_pass_is_logged_with_its_events_and_rate(caplog, tmp_path):
+    write_sequences(tmp_path / "train.parquet", long_sequences())
+    with caplog.at_level(logging.INFO, logger="songvec.training"):
+        corpus = TokenChunks(SequenceFile(tmp_path / "train.parquet", 1024))
+    lines = [r.getMessage() for r in caplog.records if "vocabulary pass" in r.getMessage()]
+    assert lines and f"{corpus.n_tokens:,}/{corpus.n_tokens:,} (100.0%) events" in lines[-1]
+    assert "events/s" in lines[-1]
+
+
+class CountingSource:
+    """A source that counts its passes."""
+
+    def __init__(self, source):
+        self.source, self.passes = source, 0
+
+    def __iter__(self):
+        self.passes += 1
+        return iter(self.source)
+
+
+def test_hpo_evaluator_on_a_file_gives_the_in_memory_metrics_with_one_vocabulary_pass(tmp_path):
+    seqs = long_sequences(seed=5)
+    write_sequences(tmp_path / "train.parquet", seqs)
+    rng = np.random.default_rng(5)
+    ids = np.unique(seqs.tracks)
+    pairs = pd.DataFrame({"query": rng.choice(ids, 60), "target": rng.choice(ids, 60)})
+    data = EvaluationData(
+        pairs={"in_set": pairs.iloc[:30].reset_index(drop=True), "out_of_set": pairs.iloc[30:].reset_index(drop=True)},
+        track_genres=pd.DataFrame({"track_id": ids, "artist_id": ids // 7, "genre": np.array(["a", "b", "c"])[ids % 3]}),
+        hard_negatives=pd.DataFrame({"song_a": ids[:5], "song_b": ids[5:10]}))
+    source = CountingSource(SequenceFile(tmp_path / "train.parquet", 1024))
+    common = (data, EvaluationSettings(k=5), SPLIT, None)
+    from_file, in_memory = configuration_evaluator(source, *common), configuration_evaluator(seqs, *common)
+    assert source.passes == 1
+    for params in ({"vector_size": 8, "window": 3, "ns_exponent": 0.75, "negative": 3, "alpha": 0.025},
+                   {"vector_size": 12, "window": 1, "ns_exponent": -0.5, "negative": 7, "alpha": 0.05}):
+        file_metrics, memory_metrics = from_file(params), in_memory(params)
+        assert {k: v for k, v in file_metrics.items() if not k.endswith(TIMINGS)} == \
+            {k: v for k, v in memory_metrics.items() if not k.endswith(TIMINGS)}
+        assert file_metrics["hitrate"] > 0
+    assert source.passes == 1 + 2 * SPLIT.epochs  # one vocabulary pass, then one pass per epoch

@@ -9,12 +9,13 @@ fractional. A dataset without sequences has NaN length statistics.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from songvec import tables
-from songvec.sequences import Sequences
+from songvec.sequences import Sequences, song_counts
 
 PERCENTILE_METHOD = "linear"
 
@@ -30,16 +31,30 @@ STATISTICS = {
 """Statistic key -> row label of the Markdown table, in table order."""
 
 
-def sequence_statistics(seqs: Sequences) -> dict:
-    """Table 2 statistics of ``seqs``: ``songs``, ``events``, ``sequences`` (ints) and the length
-    statistics ``length_mean``, ``length_p25``, ``length_median``, ``length_p75`` (floats, events per sequence)."""
-    lengths = seqs.lengths
+def sequence_statistics(batches: Iterable[Sequences]) -> dict:
+    """Table 2 statistics of a stream of sequences: ``songs``, ``events``, ``sequences`` (ints) and the
+    length statistics ``length_mean``, ``length_p25``, ``length_median``, ``length_p75`` (floats,
+    events per sequence).
+
+    ``batches``: the sequences in batches of whole sequences (:func:`songvec.sequences.iter_sequences`;
+    a one-element list for sequences in memory). Memory: one batch, 8 bytes per sequence (its length)
+    and about 24 bytes per distinct song (:func:`songvec.sequences.song_counts`).
+    """
+    lengths = []
+
+    def tracking_lengths():
+        for batch in batches:
+            lengths.append(batch.lengths)
+            yield batch
+
+    song_ids, _ = song_counts(tracking_lengths())
+    lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
     if len(lengths):
         mean = float(lengths.mean())
         p25, median, p75 = (float(v) for v in np.percentile(lengths, [25, 50, 75], method=PERCENTILE_METHOD))
     else:
         mean = p25 = median = p75 = math.nan
-    return {"songs": int(len(np.unique(seqs.tracks))), "events": seqs.n_events, "sequences": len(seqs),
+    return {"songs": len(song_ids), "events": int(lengths.sum()), "sequences": len(lengths),
             "length_mean": mean, "length_p25": p25, "length_median": median, "length_p75": p75}
 
 

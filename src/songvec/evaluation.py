@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from songvec import clustering, false_neighbors, neighbors, next_song
-from songvec.sequences import Sequences
+from songvec.sequences import DEFAULT_BATCH_EVENTS, Sequences, iter_sequences, song_counts
 from songvec.hpo import TrialInfeasible
-from songvec.training import (RECORD_SECONDS, OverTimeBudget, TrainingSettings, Word2VecParams, relative_cost,
-                              train_word2vec)
+from songvec.training import (RECORD_SECONDS, OverTimeBudget, TokenChunks, TrainingSettings, Word2VecParams,
+                              relative_cost, train_word2vec)
 from songvec.genres import UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -79,13 +78,18 @@ class EvaluationData:
     track_plays: pd.Series | None = None
 
     @classmethod
-    def load(cls, in_set, out_of_set, genres, hard_negatives, train=None) -> "EvaluationData":
-        """Read the Parquet files the workflow writes (``train``: sequences, for play counts)."""
+    def load(cls, in_set, out_of_set, genres, hard_negatives, train=None,
+             batch_events: int = DEFAULT_BATCH_EVENTS) -> "EvaluationData":
+        """Read the Parquet files the workflow writes (``train``: sequences, for play counts).
+
+        The play counts are summed over ``train`` read ``batch_events`` events at a time
+        (:func:`songvec.sequences.iter_sequences`): memory about 24 bytes per distinct song plus a batch.
+        """
         plays = None
         if train is not None:
-            tracks = pq.read_table(train, columns=["track_id"]).column("track_id").to_numpy()
-            ids, counts = np.unique(tracks, return_counts=True)
-            plays = pd.Series(counts, index=ids)
+            ids, counts = song_counts(iter_sequences(train, batch_events))
+            by_id = np.argsort(ids)
+            plays = pd.Series(counts[by_id], index=ids[by_id])
         return cls(pairs={"in_set": pd.read_parquet(in_set), "out_of_set": pd.read_parquet(out_of_set)},
                    track_genres=pd.read_parquet(genres, columns=["track_id", "artist_id", "genre"]),
                    hard_negatives=pd.read_parquet(hard_negatives, columns=["song_a", "song_b"]),
@@ -216,13 +220,18 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
             if isinstance(value, (int, float)) and not isinstance(value, bool)}
 
 
-def configuration_evaluator(train: Sequences, data: EvaluationData, settings: EvaluationSettings,
-                            training: TrainingSettings, time_budget_seconds: float | None,
+def configuration_evaluator(train: Sequences | Iterable[Sequences], data: EvaluationData,
+                            settings: EvaluationSettings, training: TrainingSettings,
+                            time_budget_seconds: float | None,
                             reference: tuple[Word2VecParams, float] | None = None,
                             prediction_margin: float | None = None, budget_clock: str = "cpu",
                             logger: logging.Logger | None = None):
     """``evaluate(params) -> metrics`` for the HPO engine: train on ``train`` with the hyper-parameters
     ``params`` (Word2VecParams fields), then compute the metrics on ``data``.
+
+    ``train``: the training sequences in memory or a re-iterable source of batches (a
+    :class:`songvec.training.SequenceFile`, never loaded whole: read again on every epoch). Its
+    vocabulary pass is made here, once for all the evaluations (:class:`songvec.training.TokenChunks`).
 
     A training projected over ``time_budget_seconds`` (on ``budget_clock``, see
     :func:`songvec.training.train_word2vec`) raises :class:`songvec.hpo.TrialInfeasible`; the reference
@@ -234,6 +243,7 @@ def configuration_evaluator(train: Sequences, data: EvaluationData, settings: Ev
     part of an epoch proving it. The returned metrics are the scalar ones of :func:`evaluate_embedding`
     plus ``train_seconds``.
     """
+    corpus = TokenChunks(train, training.max_sentence_tokens, logger=logger)
 
     def evaluate(params: Mapping[str, Any]) -> dict:
         params = Word2VecParams(**params)
@@ -245,7 +255,7 @@ def configuration_evaluator(train: Sequences, data: EvaluationData, settings: Ev
                                       f"the budget of {budget:.3g}s",
                                       violation=max(predicted / budget - 1, 1e-9))
         try:
-            model = train_word2vec(train, params, training, time_budget_seconds=budget,
+            model = train_word2vec(corpus, params, training, time_budget_seconds=budget,
                                    budget_clock=budget_clock, logger=logger)
         except OverTimeBudget as over:
             raise TrialInfeasible(str(over), violation=over.projected_seconds / over.budget_seconds - 1) from over

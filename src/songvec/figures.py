@@ -109,13 +109,14 @@ def _float(value) -> float:
 
 # ----------------------------------------------------------------------------- popularity (Fig. 2/4)
 
-def popularity_cells(train_tracks, pairs_by_config: Mapping[str, pd.DataFrame], n_buckets: int,
+def popularity_cells(song_ids, play_counts, pairs_by_config: Mapping[str, pd.DataFrame], n_buckets: int,
                      pairs_per_cell: int, seed: int) -> pd.DataFrame:
     """HitRate by (query, target) popularity bucket for each configuration, in long form.
 
-    ``train_tracks``: (E,) track id of every training listening event; a song's play count is the
-    number of its events, and :func:`songvec.popularity.popularity_buckets` cuts the songs into
-    ``n_buckets`` buckets of equal event share. ``pairs_by_config``: configuration name -> per-pair
+    ``song_ids``, ``play_counts``: (V,) distinct track ids of the training data and (V,) number of
+    their listening events, in any order (e.g. :func:`songvec.sequences.song_counts` of the training
+    batches); :func:`songvec.popularity.popularity_buckets` cuts the songs into ``n_buckets`` buckets
+    of equal event share. ``pairs_by_config``: configuration name -> per-pair
     evaluation results (``test_pairs.parquet``: ``query, target, evaluated, hit``). All configurations
     must list the same (query, target) pairs in the same order (the evaluation writes them in a
     model-independent order). Only pairs evaluated under *every* configuration are used (a pair can
@@ -128,10 +129,9 @@ def popularity_cells(train_tracks, pairs_by_config: Mapping[str, pd.DataFrame], 
     """
     if not pairs_by_config:
         raise ValueError("pairs_by_config is empty: no configuration to analyse")
-    tracks = np.asarray(train_tracks)
-    if tracks.size == 0:
-        raise ValueError("train_tracks is empty: no play counts for the popularity buckets")
-    song_ids, play_counts = np.unique(tracks, return_counts=True)
+    song_ids = np.asarray(song_ids)
+    if song_ids.size == 0:
+        raise ValueError("song_ids is empty: no play counts for the popularity buckets")
     bucket_of = pd.Series(popularity.popularity_buckets(song_ids, play_counts, n_buckets), index=song_ids)
 
     names = list(pairs_by_config)

@@ -8,22 +8,28 @@ NDCG = 1 / log2(rank + 1) (one relevant item, so the ideal DCG is 1).
 - in-set pairs (:func:`mask_last`): the last song of every training sequence is removed from
   the training data; the pair is (second-to-last, last);
 - out-of-set pairs (:func:`out_of_set_pairs`): every consecutive pair of every held-out
-  (validation or test) sequence.
+  (validation or test) sequence, or a seeded sample of them (:func:`sample_rows`) drawn before
+  any pair is built, so that only the sampled pairs are ever held in memory.
 
-Pair tables have the columns ``sequence`` (index of the sequence in the given
-:class:`~songvec.sequences.Sequences`), ``position`` (0-based position of the target inside that
-sequence; the query is at ``position - 1``), ``query`` and ``target`` (track ids), all int64.
+Both read the sequences as a stream of batches (:func:`songvec.sequences.iter_sequences`), so
+memory is bounded by one batch plus the pairs kept, whatever the data size.
+
+Pair tables have the columns ``sequence`` (index of the sequence in the given stream of
+:class:`~songvec.sequences.Sequences` batches, counted across batches), ``position`` (0-based
+position of the target inside that sequence; the query is at ``position - 1``), ``query`` and
+``target`` (track ids), all int64; in-set pairs also carry the ``user_id`` of their sequence.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from songvec.neighbors import require_unit_rows, top_k
+from songvec.progress import Progress
 from songvec.sequences import Sequences
 
 log = logging.getLogger(__name__)
@@ -34,65 +40,128 @@ SELF_PAIR_POLICIES = ("skip", "keep")
 _RANK_CHUNK = 65_536  # pairs compared against their query's neighbour list at once (k * 8 B each)
 
 
-def mask_last(train: Sequences) -> tuple[Sequences, pd.DataFrame]:
+def mask_last(batches: Iterable[Sequences], write: Callable[[Sequences], None],
+              total_events: int | None = None) -> pd.DataFrame:
     """Remove the last event of every training sequence; return the in-set pairs.
 
-    Returns:
-        masked: the training sequences without their last event, in the same order; sequences
-            left empty (those of a single event) are dropped.
-        in_set_pairs: one (second-to-last, last) pair per sequence with at least 2 events.
-            ``pairs.attrs`` holds ``n_sequences`` and ``n_without_pair`` (sequences with fewer
-            than 2 events, which give no pair).
-    """
-    lengths = train.lengths
-    ends = train.offsets[1:]
-    keep_event = np.ones(train.n_events, dtype=bool)
-    keep_event[ends[lengths > 0] - 1] = False
-    kept_lengths = lengths - (lengths > 0)
-    kept_sequences = kept_lengths > 0
-    offsets = np.zeros(int(kept_sequences.sum()) + 1, dtype=np.int64)
-    np.cumsum(kept_lengths[kept_sequences], out=offsets[1:])
-    masked = Sequences(train.user_ids[kept_sequences], offsets, train.tracks[keep_event],
-                       train.artists[keep_event], train.timestamps[keep_event])
+    Args:
+        batches: the training sequences in order, in batches of whole sequences
+            (:func:`songvec.sequences.iter_sequences`; a one-element list for sequences in memory).
+        write: called in order with the masked sequences of each batch that keeps any (e.g.
+            ``SequenceWriter.write``): the sequences without their last event; sequences left
+            empty (those of a single event) are dropped.
+        total_events: events of the stream, for the progress ETA (``None``: no ETA).
 
-    with_pair = np.flatnonzero(lengths >= 2)
-    last = ends[with_pair] - 1
-    pairs = _pair_frame(with_pair, lengths[with_pair] - 1, train.tracks[last - 1], train.tracks[last])
-    n_without = len(train) - len(with_pair)
-    pairs.attrs.update(n_sequences=len(train), n_without_pair=n_without)
+    Returns:
+        in_set_pairs: one (second-to-last, last) pair per sequence with at least 2 events, with
+        :data:`PAIR_COLUMNS` (``sequence``: index in the whole stream) plus ``user_id``.
+        ``pairs.attrs`` holds ``n_sequences`` and ``n_without_pair`` (sequences with fewer than 2
+        events, which give no pair).
+
+    Memory: one batch plus the pairs (40 bytes per sequence).
+    """
+    progress = Progress("mask last events", total_events, "events", log)
+    frames, first = [], 0
+    n_dropped = 0
+    for train in batches:
+        lengths = train.lengths
+        ends = train.offsets[1:]
+        keep_event = np.ones(train.n_events, dtype=bool)
+        keep_event[ends[lengths > 0] - 1] = False
+        kept_lengths = lengths - (lengths > 0)
+        kept_sequences = kept_lengths > 0
+        offsets = np.zeros(int(kept_sequences.sum()) + 1, dtype=np.int64)
+        np.cumsum(kept_lengths[kept_sequences], out=offsets[1:])
+        if len(offsets) > 1:
+            write(Sequences(train.user_ids[kept_sequences], offsets, train.tracks[keep_event],
+                            train.artists[keep_event], train.timestamps[keep_event]))
+
+        with_pair = np.flatnonzero(lengths >= 2)
+        last = ends[with_pair] - 1
+        frames.append(_pair_frame(first + with_pair, lengths[with_pair] - 1, train.tracks[last - 1],
+                                  train.tracks[last]).assign(user_id=train.user_ids[with_pair]))
+        first += len(train)
+        n_dropped += int((lengths == 1).sum())
+        progress.update(train.n_events)
+    progress.finish()
+    pairs = pd.concat(frames, ignore_index=True) if frames else \
+        _pair_frame(*[[]] * len(PAIR_COLUMNS)).assign(user_id=np.zeros(0, dtype=np.int64))
+    n_without = first - len(pairs)
+    pairs.attrs.update(n_sequences=first, n_without_pair=n_without)
     log.info("in-set pairs: %d from %d training sequences (%d sequences have fewer than 2 events "
              "and give none; %d single-event sequences leave the training data entirely)",
-             len(pairs), len(train), n_without, int((lengths == 1).sum()))
-    return masked, pairs
-
-
-def out_of_set_pairs(heldout: Sequences) -> pd.DataFrame:
-    """Every consecutive pair (a_t, a_{t+1}) of every held-out sequence, in sequence order."""
-    lengths = heldout.lengths
-    sequence = np.repeat(np.arange(len(heldout), dtype=np.int64), np.maximum(lengths - 1, 0))
-    is_first = np.zeros(heldout.n_events, dtype=bool)
-    is_first[heldout.offsets[:-1][lengths > 0]] = True
-    target_events = np.flatnonzero(~is_first)
-    pairs = _pair_frame(sequence, target_events - heldout.offsets[sequence],
-                        heldout.tracks[target_events - 1], heldout.tracks[target_events])
-    log.info("out-of-set pairs: %d from %d held-out sequences (%d with fewer than 2 events)",
-             len(pairs), len(heldout), int((lengths < 2).sum()))
+             len(pairs), first, n_without, n_dropped)
     return pairs
+
+
+def count_out_of_set_pairs(batches: Iterable[Sequences]) -> int:
+    """Number of out-of-set pairs of a stream of held-out sequences (one per event after the first
+    of each sequence), to draw :func:`sample_rows` before :func:`out_of_set_pairs`."""
+    return sum(int(np.maximum(batch.lengths - 1, 0).sum()) for batch in batches)
+
+
+def out_of_set_pairs(batches: Iterable[Sequences], rows: np.ndarray | None = None) -> pd.DataFrame:
+    """The consecutive pairs (a_t, a_{t+1}) of every held-out sequence, in sequence order.
+
+    Args:
+        batches: the held-out sequences in order, in batches of whole sequences
+            (:func:`songvec.sequences.iter_sequences`; a one-element list for sequences in memory).
+        rows: sorted indices of the pairs to keep among all pairs in order (:func:`sample_rows`);
+            ``None`` keeps every pair.
+
+    Returns the kept pairs (``sequence``: index in the whole stream) with a fresh 0-based index.
+    Memory: one batch plus 32 bytes per kept pair.
+    """
+    rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+    if rows is not None and np.any(np.diff(rows) <= 0):
+        raise ValueError("rows must be sorted and distinct pair indices")
+    frames, first, pairs_before, n_short = [], 0, 0, 0
+    for heldout in batches:
+        lengths = heldout.lengths
+        sequence = np.repeat(np.arange(len(heldout), dtype=np.int64), np.maximum(lengths - 1, 0))
+        is_first = np.zeros(heldout.n_events, dtype=bool)
+        is_first[heldout.offsets[:-1][lengths > 0]] = True
+        target_events = np.flatnonzero(~is_first)
+        if rows is not None:
+            low, high = np.searchsorted(rows, [pairs_before, pairs_before + len(target_events)])
+            kept = rows[low:high] - pairs_before
+            sequence, target_events = sequence[kept], target_events[kept]
+        frames.append(_pair_frame(first + sequence, target_events - heldout.offsets[sequence],
+                                  heldout.tracks[target_events - 1], heldout.tracks[target_events]))
+        first += len(heldout)
+        pairs_before += int(np.maximum(lengths - 1, 0).sum())
+        n_short += int((lengths < 2).sum())
+    if rows is not None and len(rows) and rows[-1] >= pairs_before:
+        raise ValueError(f"rows go up to pair {rows[-1]} but the sequences give {pairs_before} pairs")
+    pairs = pd.concat(frames, ignore_index=True) if frames else _pair_frame(*[[]] * len(PAIR_COLUMNS))
+    log.info("out-of-set pairs: %d from %d held-out sequences (%d with fewer than 2 events)%s",
+             pairs_before, first, n_short, "" if rows is None else f", {len(pairs)} kept")
+    return pairs
+
+
+def sample_rows(n_rows: int, max_rows: int | None, seed: int) -> np.ndarray | None:
+    """Sorted indices of a seeded uniform sample of ``max_rows`` of ``n_rows`` rows without replacement.
+
+    ``None`` (keep every row) when ``max_rows`` is ``None`` or at least ``n_rows``. The same
+    (n_rows, max_rows, seed) always give the same indices.
+    """
+    if max_rows is None or max_rows >= n_rows:
+        return None
+    if int(max_rows) != max_rows or max_rows < 1:
+        raise ValueError(f"max_pairs must be a positive integer or None, got {max_rows!r}")
+    rows = np.sort(np.random.default_rng(seed).choice(n_rows, size=int(max_rows), replace=False))
+    log.info("sampled %d of %d pairs (seed %d)", len(rows), n_rows, seed)
+    return rows
 
 
 def sample_pairs(pairs: pd.DataFrame, max_pairs: int | None, seed: int) -> pd.DataFrame:
     """A seeded uniform sample of ``max_pairs`` rows without replacement, kept in their order.
 
     ``max_pairs=None`` (or at least ``len(pairs)``) keeps every pair. The result has a fresh
-    0-based index; the same (pairs, max_pairs, seed) always give the same rows.
+    0-based index; the rows are those of :func:`sample_rows` for ``len(pairs)``.
     """
-    if max_pairs is None or max_pairs >= len(pairs):
-        return pairs.reset_index(drop=True)
-    if int(max_pairs) != max_pairs or max_pairs < 1:
-        raise ValueError(f"max_pairs must be a positive integer or None, got {max_pairs!r}")
-    rows = np.sort(np.random.default_rng(seed).choice(len(pairs), size=int(max_pairs), replace=False))
-    log.info("sampled %d of %d pairs (seed %d)", len(rows), len(pairs), seed)
-    return pairs.iloc[rows].reset_index(drop=True)
+    rows = sample_rows(len(pairs), max_pairs, seed)
+    return pairs.reset_index(drop=True) if rows is None else pairs.iloc[rows].reset_index(drop=True)
 
 
 def evaluate_pairs(vectors: np.ndarray, key_index, pairs: pd.DataFrame, k: int = 100,

@@ -12,18 +12,30 @@ consecutive parts in the order of ``fractions``. Part sizes come from :func:`spl
    currently largest part (ties to the part listed first). A part with fraction 0 stays empty.
 
 When ``n`` is too small for that, some parts may stay empty: this is allowed and logged as a warning.
+
+A sequence file larger than memory is split in two passes: :func:`sequence_user_ids` reads its
+``user_id`` column alone (how many sequences, and whose), :func:`split_sequences` draws the parts,
+then :func:`write_parts` routes each batch of :func:`songvec.sequences.iter_sequences` to the parts'
+files. Memory: one batch plus a few bytes per sequence, whatever the file size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import numbers
+import os
+from collections.abc import Iterable
 from fractions import Fraction
 from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
+import pyarrow.parquet as pq
+
+from songvec.progress import Progress
+from songvec.sequences import ROW_GROUP_EVENTS, Sequences, SequenceWriter
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +95,86 @@ def split_sequences(n_sequences: int, fractions: Mapping[str, float] = PAPER_FRA
                     dict(fractions))
     log.info("split of %d sequences: %s", n_sequences, counts)
     return parts
+
+
+def sequence_user_ids(path: str | os.PathLike) -> np.ndarray:
+    """(n,) int64 user of each of the ``n`` sequences of the sequence file at ``path``, in file order.
+
+    Reads the ``user_id`` column alone, :data:`~songvec.sequences.ROW_GROUP_EVENTS` rows at a time
+    (memory: 8 bytes per row read at once plus 8 per sequence). Raises ``ValueError`` naming the file
+    when a user's events are not contiguous.
+    """
+    runs, previous = [], None
+    for record_batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_EVENTS, columns=["user_id"]):
+        users = record_batch.column(0).to_numpy()
+        if not len(users):
+            continue
+        starts = np.r_[users[0] != previous, users[1:] != users[:-1]]
+        runs.append(users[starts].astype(np.int64))
+        previous = users[-1]
+    user_ids = np.concatenate(runs) if runs else np.zeros(0, dtype=np.int64)
+    if len(np.unique(user_ids)) != len(user_ids):
+        raise ValueError(f"{path}: events must be grouped by user_id: a user appears in two separate runs")
+    return user_ids
+
+
+def write_parts(batches: Iterable[Sequences], parts: Mapping[str, np.ndarray],
+                paths: Mapping[str, str | os.PathLike], n_sequences: int,
+                total_events: int | None = None) -> dict[str, dict[str, int]]:
+    """Write the sequences of each part to its own sequence file, reading ``batches`` once.
+
+    Args:
+        batches: ``n_sequences`` sequences in order, in batches of whole sequences
+            (:func:`songvec.sequences.iter_sequences`; a one-element list for sequences in memory).
+        parts: part name -> (m,) int indices in ``0..n_sequences-1`` (numbered across batches, in
+            stream order) of the sequences of that part
+            (e.g. :func:`split_sequences`); parts are disjoint. A sequence in no part is not written
+            (their number is logged).
+        paths: part name -> output file, for every part; each is written atomically (all of them are
+            removed if anything fails).
+        n_sequences: number of sequences of the stream (:func:`sequence_user_ids`).
+        total_events: events of the stream, for the progress ETA (``None``: no ETA).
+
+    Returns:
+        part name -> ``{"sequences": ..., "events": ...}`` written to its file, each part holding its
+        sequences in stream order (as ``Sequences.subset`` of the whole would).
+
+    Raises ``ValueError`` when an index is out of range or in two parts, or when the stream does not
+    hold ``n_sequences`` sequences. Memory: one batch plus 2 bytes per sequence.
+    """
+    missing = [name for name in parts if name not in paths]
+    if missing:
+        raise ValueError(f"no output path for the part(s) {missing}")
+    part_of = np.full(n_sequences, -1, dtype=np.int16)
+    for k, (name, indices) in enumerate(parts.items()):
+        indices = np.asarray(indices, dtype=np.int64)
+        if len(indices) and (indices.min() < 0 or indices.max() >= n_sequences):
+            raise ValueError(f"part {name!r} has sequence indices outside [0, {n_sequences})")
+        if np.any(part_of[indices] >= 0) or len(np.unique(indices)) != len(indices):
+            raise ValueError(f"part {name!r} repeats a sequence index or shares one with another part")
+        part_of[indices] = k
+    progress = Progress("split into parts", total_events, "events", log)
+    first = 0
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(SequenceWriter(paths[name])) for name in parts]
+        for batch in batches:
+            labels = part_of[first:first + len(batch)]
+            if len(labels) != len(batch):
+                raise ValueError(f"the batches hold more than the {n_sequences} sequences expected")
+            for k, writer in enumerate(writers):
+                chosen = np.flatnonzero(labels == k)
+                if len(chosen):
+                    writer.write(batch.subset(chosen))
+            first += len(batch)
+            progress.update(batch.n_events)
+        if first != n_sequences:
+            raise ValueError(f"the batches hold {first} sequences, {n_sequences} expected")
+    progress.finish()
+    n_unassigned = int(np.count_nonzero(part_of < 0))
+    if n_unassigned:
+        log.info("%d of %d sequences are in no part: not written", n_unassigned, n_sequences)
+    return {name: {"sequences": writer.n_sequences, "events": writer.n_events}
+            for name, writer in zip(parts, writers)}
 
 
 def _check_fractions(fractions: Mapping[str, float]) -> list[str]:

@@ -23,9 +23,13 @@ Three things gensim does not do on its own:
   ``hashfxn`` is passed anyway so that no code path of gensim can depend on the hash salt. With
   ``workers > 1`` the thread interleaving makes runs differ.
 
-The vocabulary is built from counts computed with numpy (``build_vocab_from_freq``) in the order of
-first occurrence, which is exactly the vocabulary gensim's own scan would build, without its
-per-token Python loop; a test checks the vectors equal those of a bare gensim call.
+Memory. The corpus need not fit in memory: :class:`TokenChunks` reads a re-iterable source of
+sequence batches (:class:`SequenceFile`: a sequence file read batch by batch) once to count the
+songs, then once per epoch as gensim trains, so memory holds one batch besides the model. The
+vocabulary is built from those counts (``build_vocab_from_freq``) in the order of first occurrence,
+which is exactly the vocabulary gensim's own scan would build, without its per-token Python loop; a
+test checks the vectors equal those of a bare gensim call, and that a file read in many batches
+gives the same vectors as the sequences in memory.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import logging
 import math
 import time
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -44,7 +49,7 @@ from gensim.models.callbacks import CallbackAny2Vec
 
 from songvec import atomic
 from songvec.progress import Progress
-from songvec.sequences import Sequences
+from songvec.sequences import DEFAULT_BATCH_EVENTS, Sequences, count_events, iter_sequences, song_counts
 
 _log = logging.getLogger(__name__)
 
@@ -133,43 +138,111 @@ class TrainingSettings:
                              f"got sample={self.sample!r}, min_alpha={self.min_alpha!r}")
 
 
+class SequenceFile:
+    """A sequence file as a re-iterable source of :class:`Sequences` batches.
+
+    Every pass reads the file again with :func:`songvec.sequences.iter_sequences`, in batches of
+    whole sequences of about ``batch_events`` events: memory is that of one batch (see
+    :func:`~songvec.sequences.iter_sequences`), whatever the file size. ``n_events`` is read from
+    the file's footer.
+    """
+
+    def __init__(self, path, batch_events: int = DEFAULT_BATCH_EVENTS):
+        if int(batch_events) != batch_events or batch_events < 1:
+            raise ValueError(f"batch_events must be an integer >= 1, got {batch_events!r}")
+        self.path, self.batch_events = Path(path), int(batch_events)
+
+    @property
+    def n_events(self) -> int:
+        return count_events(self.path)
+
+    def __iter__(self) -> Iterator[Sequences]:
+        return iter_sequences(self.path, self.batch_events)
+
+    def __repr__(self) -> str:
+        return f"SequenceFile({str(self.path)!r}, batch_events={self.batch_events})"
+
+
 class TokenChunks:
     """Re-iterable corpus: each sequence's tracks as a list of ``str`` tokens, in chunks.
 
-    A sequence of length ``n`` yields ``ceil(n / max_tokens)`` consecutive chunks (empty sequences
-    yield nothing), so the tokens yielded per pass are exactly the ``seqs.n_events`` events.
-    Token strings are made once per distinct track and shared by all their occurrences.
+    ``source`` is the training sequences: a :class:`Sequences` in memory, or a re-iterable source of
+    :class:`Sequences` batches of whole sequences (a :class:`SequenceFile`, a list), read again on
+    every pass, so that memory holds one batch at a time. The constructor makes one counting pass
+    over it (the vocabulary pass, logged with its rate); each later pass (one per epoch) yields, batch
+    after batch, every sequence of length ``n`` as ``ceil(n / max_tokens)`` consecutive chunks (empty
+    sequences yield nothing), so the tokens yielded per pass are exactly the source's events, in
+    order, whatever the batching. Token strings are made once per distinct track and shared by all
+    its occurrences; a source whose events change after the vocabulary pass is an error at the end
+    of the pass that sees it.
+
+    Memory, besides one batch: about 90 bytes per distinct track (token string, id, count) and a
+    lookup of 8 bytes per track id up to the largest one (ids are assumed non-negative and dense,
+    as LFM-1b's are).
 
     Attributes:
         song_ids: (V,) int64 distinct track ids, in order of first occurrence.
         song_counts: (V,) int64 occurrences of each of them.
-        tokens: (V,) object array, ``str(song_ids)``.
         n_tokens: total tokens per pass (= events).
+        n_sequences: sequences of the source (empty ones included, for a :class:`Sequences`).
+        max_tokens: the longest chunk, in tokens.
+        vocabulary_pass_seconds: wall seconds of the vocabulary pass.
     """
 
-    def __init__(self, seqs: Sequences, max_tokens: int = GENSIM_MAX_SENTENCE_TOKENS):
+    def __init__(self, source: Sequences | Iterable[Sequences], max_tokens: int = GENSIM_MAX_SENTENCE_TOKENS,
+                 logger: logging.Logger | None = None):
         if int(max_tokens) != max_tokens or max_tokens < 1:
             raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
-        sorted_ids, first_index, codes, counts = np.unique(
-            seqs.tracks, return_index=True, return_inverse=True, return_counts=True)
-        order = np.argsort(first_index, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        self.song_ids = sorted_ids[order]
-        self.song_counts = counts[order]
-        self.tokens = np.array([str(i) for i in self.song_ids.tolist()], dtype=object)
-        self._codes = rank[codes.reshape(-1)]
-        self.n_tokens = int(seqs.n_events)
-        self._starts, self._ends = _chunk_bounds(seqs.offsets, int(max_tokens))
+        batches = (source,) if isinstance(source, Sequences) else source
+        if isinstance(batches, Iterator):
+            raise TypeError(f"TokenChunks reads its source once per epoch: it must be re-iterable (a Sequences, "
+                            f"a SequenceFile, a list of batches), got the one-pass iterator {source!r}")
+        self.source, self.max_tokens = batches, int(max_tokens)
+        self.n_tokens = self.n_sequences = self._n_chunks = 0
+        progress = Progress("word2vec vocabulary pass", getattr(source, "n_events", None), "events",
+                            logger or _log)
+        self.song_ids, self.song_counts = song_counts(self._counted(batches, progress))
+        self.vocabulary_pass_seconds = progress.finish()
+        if len(self.song_ids) and self.song_ids.min() < 0:
+            raise ValueError(f"{self._name}: track ids must be >= 0, found {int(self.song_ids.min())}")
+        self._token_of_id = np.full(int(self.song_ids.max()) + 1 if len(self.song_ids) else 0, None, dtype=object)
+        self._token_of_id[self.song_ids] = [str(i) for i in self.song_ids.tolist()]
+
+    def _counted(self, batches: Iterable[Sequences], progress: Progress) -> Iterator[Sequences]:
+        """``batches`` unchanged, counting their sequences, events and chunks on the way."""
+        for batch in batches:
+            self.n_sequences += len(batch)
+            self.n_tokens += batch.n_events
+            self._n_chunks += int((-(-batch.lengths // self.max_tokens)).sum())
+            progress.update(batch.n_events)
+            yield batch
+
+    @property
+    def _name(self) -> str:
+        return str(getattr(self.source, "path", "the training sequences"))
+
+    @property
+    def tokens(self) -> np.ndarray:
+        """(V,) object array of the token strings ``str(song_ids)``."""
+        return self._token_of_id[self.song_ids]
 
     def __len__(self) -> int:
         """Number of chunks (sentences) per pass."""
-        return len(self._starts)
+        return self._n_chunks
 
-    def __iter__(self):
-        tokens, codes = self.tokens, self._codes
-        for start, end in zip(self._starts.tolist(), self._ends.tolist()):
-            yield tokens[codes[start:end]].tolist()
+    def __iter__(self) -> Iterator[list[str]]:
+        token_of_id = self._token_of_id
+        n_tokens = n_chunks = 0
+        for batch in self.source:
+            starts, ends = _chunk_bounds(batch.offsets, self.max_tokens)
+            tracks = batch.tracks
+            for start, end in zip(starts.tolist(), ends.tolist()):
+                yield token_of_id[tracks[start:end]].tolist()
+            n_tokens += batch.n_events
+            n_chunks += len(starts)
+        if (n_tokens, n_chunks) != (self.n_tokens, self._n_chunks):
+            raise ValueError(f"{self._name} changed since the vocabulary pass: {n_tokens} events in {n_chunks} "
+                             f"chunks now, {self.n_tokens} in {self._n_chunks} then")
 
 
 def _chunk_bounds(offsets: np.ndarray, max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
@@ -216,6 +289,12 @@ class _BudgetedCorpus:
     early and :class:`_EpochMonitor` raises :class:`OverTimeBudget`. A configuration ten times slower
     than the budget is thus stopped within a fraction of an epoch instead of after a whole one.
     gensim queues a few jobs ahead of its trainer, so the projection errs on the side of continuing.
+
+    An error while reading the corpus (e.g. a sequence file that became unreadable) also ends the
+    epoch and is raised again by :class:`_EpochMonitor`: gensim reads the corpus in a thread whose
+    exception would otherwise leave ``train()`` waiting forever for the rest of the epoch.
+    ``read_seconds`` sums the wall seconds spent producing chunks (reading and tokenising; gensim
+    does it in its producer thread, alongside the training).
     """
 
     def __init__(self, corpus: TokenChunks, epochs: int, budget_seconds: float | None, clock):
@@ -223,30 +302,41 @@ class _BudgetedCorpus:
         self.start: float | None = None
         self.epochs_done = 0
         self.over_budget: tuple[float, float] | None = None  # (projected, elapsed) seconds when stopped
+        self.read_error: Exception | None = None
+        self.read_seconds = 0.0
 
     def __len__(self) -> int:
         return len(self.corpus)
 
     def __iter__(self):
-        if self.budget_seconds is None or self.start is None:
-            yield from self.corpus
-            return
-        patience = 0.25 * self.budget_seconds / self.epochs
+        chunks = iter(self.corpus)
         fed = 0
-        for chunk in self.corpus:
-            elapsed = self.clock() - self.start
-            if elapsed > patience:
-                done = self.epochs_done + fed / self.corpus.n_tokens
-                projected = elapsed / done * self.epochs if done > 0 else math.inf
-                if projected > self.budget_seconds:
-                    self.over_budget = (projected, elapsed)
-                    return
+        while True:
+            asked = time.perf_counter()
+            try:
+                chunk = next(chunks, None)
+            except Exception as error:
+                self.read_error = error
+                return
+            finally:
+                self.read_seconds += time.perf_counter() - asked
+            if chunk is None:
+                return
+            if self.budget_seconds is not None:
+                elapsed = self.clock() - self.start
+                if elapsed > 0.25 * self.budget_seconds / self.epochs:
+                    done = self.epochs_done + fed / self.corpus.n_tokens
+                    projected = elapsed / done * self.epochs if done > 0 else math.inf
+                    if projected > self.budget_seconds:
+                        self.over_budget = (projected, elapsed)
+                        return
             fed += len(chunk)
             yield chunk
 
 
 class _EpochMonitor(CallbackAny2Vec):
-    """Logs rate and ETA after every epoch; raises :class:`OverTimeBudget` when projected over budget."""
+    """Logs rate and ETA after every epoch; raises the corpus's read error, or :class:`OverTimeBudget`
+    when projected over budget."""
 
     def __init__(self, corpus: _BudgetedCorpus, logger: logging.Logger):
         self.corpus, self.logger = corpus, logger
@@ -260,6 +350,8 @@ class _EpochMonitor(CallbackAny2Vec):
         self.corpus.start = self.corpus.clock()
 
     def on_epoch_end(self, model):
+        if self.corpus.read_error is not None:
+            raise self.corpus.read_error
         if self.corpus.over_budget is not None:
             projected, elapsed = self.corpus.over_budget
             raise OverTimeBudget(projected, self.budget_seconds, elapsed, self.epochs_completed)
@@ -298,21 +390,28 @@ class TrainedModel:
     """Trained song vectors and what is known about their training.
 
     ``wv``: gensim ``KeyedVectors`` keyed by ``str(track_id)``. ``record``: JSON-able dict with the
-    params and settings, timings in seconds (``vocab_seconds``, ``train_seconds`` for ``train()``
-    alone, ``total_seconds`` including corpus preparation and vocabulary), word counts and rates
-    (``effective_words`` after down-sampling and ``min_count``, ``raw_words``), vocabulary size and
-    what ``min_count`` left out.
+    params and settings, timings in seconds (``vocab_seconds`` from the call's start to gensim's
+    vocabulary built, ``vocabulary_pass_seconds`` for the corpus's counting pass, done once per
+    :class:`TokenChunks` and possibly before the call, ``train_seconds`` for ``train()`` alone,
+    ``corpus_read_seconds`` the part of it spent producing chunks in gensim's reader thread,
+    ``total_seconds`` for the whole call), word counts and rates (``effective_words`` after
+    down-sampling and ``min_count``, ``raw_words``), vocabulary size and what ``min_count`` left out.
     """
 
     wv: KeyedVectors
     record: dict
 
 
-def train_word2vec(seqs: Sequences, params: Word2VecParams = Word2VecParams(),
+def train_word2vec(corpus: Sequences | Iterable[Sequences] | TokenChunks, params: Word2VecParams = Word2VecParams(),
                    settings: TrainingSettings = TrainingSettings(), *,
                    time_budget_seconds: float | None = None, budget_clock: str = "cpu",
                    logger: logging.Logger | None = None) -> TrainedModel:
-    """Train skip-gram Word2Vec with negative sampling on the track sequences of ``seqs``.
+    """Train skip-gram Word2Vec with negative sampling on the track sequences of ``corpus``.
+
+    ``corpus``: the training sequences as a :class:`Sequences` in memory, a re-iterable source of
+    batches (a :class:`SequenceFile`, read again on every epoch, so memory holds one batch and the
+    model), or a :class:`TokenChunks` of either with ``max_tokens == settings.max_sentence_tokens``,
+    to share its vocabulary pass between trainings. All three give the same vectors.
 
     ``time_budget_seconds`` bounds the ``train()`` time (vocabulary building excluded), measured by
     ``budget_clock``: "cpu" (this process's CPU seconds, ``record["train_cpu_seconds"]``: what the
@@ -324,10 +423,14 @@ def train_word2vec(seqs: Sequences, params: Word2VecParams = Word2VecParams(),
     if budget_clock not in BUDGET_CLOCKS:
         raise ValueError(f"budget_clock must be one of {sorted(BUDGET_CLOCKS)}, got {budget_clock!r}")
     log = logger or _log
-    if seqs.n_events == 0:
-        raise ValueError("train_word2vec: the sequences hold no event")
     started = time.perf_counter()
-    corpus = TokenChunks(seqs, settings.max_sentence_tokens)
+    if not isinstance(corpus, TokenChunks):
+        corpus = TokenChunks(corpus, settings.max_sentence_tokens, logger=log)
+    elif corpus.max_tokens != settings.max_sentence_tokens:
+        raise ValueError(f"train_word2vec: the TokenChunks were cut at max_tokens={corpus.max_tokens}, the "
+                         f"settings ask for max_sentence_tokens={settings.max_sentence_tokens}")
+    if corpus.n_tokens == 0:
+        raise ValueError("train_word2vec: the sequences hold no event")
     model = Word2Vec(
         sg=1, hs=0, vector_size=params.vector_size, window=params.window,
         ns_exponent=params.ns_exponent, negative=params.negative, alpha=params.alpha,
@@ -339,7 +442,7 @@ def train_word2vec(seqs: Sequences, params: Word2VecParams = Word2VecParams(),
     vocab_seconds = time.perf_counter() - started
     below_min_count = corpus.song_counts < settings.min_count
     log.info("word2vec: %d sequences in %d chunks, %d tokens, %d songs (%d below min_count=%d, "
-             "%d of their tokens skipped); params %s", len(seqs), len(corpus), corpus.n_tokens,
+             "%d of their tokens skipped); params %s", corpus.n_sequences, len(corpus), corpus.n_tokens,
              len(corpus.song_ids), int(below_min_count.sum()), settings.min_count,
              int(corpus.song_counts[below_min_count].sum()), asdict(params))
 
@@ -355,7 +458,7 @@ def train_word2vec(seqs: Sequences, params: Word2VecParams = Word2VecParams(),
         "params": asdict(params),
         "settings": asdict(settings),
         "gensim_version": gensim.__version__,
-        "n_sequences": len(seqs),
+        "n_sequences": corpus.n_sequences,
         "n_chunks": len(corpus),
         "n_events": corpus.n_tokens,
         "n_songs": len(corpus.song_ids),
@@ -366,6 +469,8 @@ def train_word2vec(seqs: Sequences, params: Word2VecParams = Word2VecParams(),
         "effective_words": int(effective_words),
         "raw_words": int(raw_words),
         "vocab_seconds": vocab_seconds,
+        "vocabulary_pass_seconds": corpus.vocabulary_pass_seconds,
+        "corpus_read_seconds": budgeted.read_seconds,
         "train_seconds": train_seconds,
         "train_cpu_seconds": train_cpu_seconds,
         "total_seconds": total_seconds,
