@@ -1,18 +1,21 @@
 """Cost curve of the workflow's stages: wall time, throughput, peak memory and disk against input size.
 
-Generates LFM-1b-format data at several sizes with :func:`songvec.demo_data.generate` and runs every stage
-of the data and embedding path through the package functions the workflow's scripts call, each stage in a
-fresh Python process so that its peak RSS is its own:
+Generates LFM-1b-format data at several sizes with :func:`songvec.demo_data.generate` and runs the
+workflow's own scripts (``scripts/<rule>.py``, with the inputs, outputs and parameters of their rules)
+of the data and embedding path, each in a fresh Python process so that its peak RSS is its own:
 
-    ingest              songvec.ingest.ingest_events (text -> sequences.parquet, external sort)
-    map_genres          songvec.genres.track_artist_pairs + map_track_genres
-    split               read_sequences + songvec.split.split_sequences + write_sequences (98/1/1)
-    prepare_evaluation  songvec.next_song.mask_last / out_of_set_pairs / sample_pairs
-    mine_false_neighbors songvec.false_neighbors.mine_hard_negatives
-    train_word2vec      songvec.training.train_word2vec with ONE epoch (the table also gives 5 epochs)
-    evaluate_embedding  songvec.evaluation.evaluate_embedding as in one HPO trial (no coherence)
+    ingest              ingest_events (text -> sequences.parquet, external sort)
+    map_genres          map_genres
+    split               split_sequences (98/1/1)
+    prepare_evaluation  prepare_evaluation (masking, in-set and sampled out-of-set pairs)
+    mine_false_neighbors mine_false_neighbors (chi-squared bigram test)
+    train_word2vec      train_model with ONE epoch (the table also gives 5 epochs)
+    evaluate_embedding  evaluate_model on the validation pairs (with local coherence)
 
-Every setting is the workflow default read from config.yaml (ingest memory budget, sampling, mining
+Every stage after ingest reads its sequences in batches of ``streaming.batch_events``, so its memory
+should not grow with the events, only with the songs (vocabulary) where it keeps per-song state.
+
+Every setting is the workflow default read from config.yaml (memory budgets, batch size, sampling, mining
 thresholds, Word2Vec defaults, k = 100 ...). The data keep LFM-1b's shape as the size grows: a mean of
 9,044 events per user (so users grow with events) and a catalogue of 32M * (E / 1.088e9) ** 0.75 tracks
 (Heaps' law calibrated on LFM-1b's 32M tracks at 1.088B events), 10 tracks per artist.
@@ -76,144 +79,135 @@ def workflow_config() -> dict:
 
 
 # ----------------------------------------------------------------------------- stages (child process)
-# Each takes the raw folder, the work folder and the workflow config, writes what the workflow's rule
-# writes (under the same names) and returns a few counts. They mirror scripts/<rule>.py.
+# Each stage runs the workflow's own script (scripts/<rule>.py) in a fresh process, with the inputs,
+# outputs and parameters its rule gives it, so what is measured is exactly what the workflow runs.
+# Files keep the rule's names inside the work folder; "raw:" names a file of the generated data.
 
-def stage_ingest(raw: Path, work: Path, config: dict) -> dict:
-    from songvec.ingest import ingest_events
-
-    options = config["ingest"]
+def stage_specs(config: dict) -> dict[str, dict]:
+    """Stage -> the rule's script, input, output, params and threads (see workflow/rules/*.smk)."""
+    source = config["genres"]["source"]
+    batch_events = config["streaming"]["batch_events"]
     # bad_rows="skip": at LFM-1b's history lengths the demo generator dates the oldest plays of its
     # heaviest users before 2002, which the parser rejects as impossible; they are counted, not timed apart.
-    summary = ingest_events(raw / "LFM-1b_LEs.txt", work / "sequences.parquet",
-                            consecutive_duplicates=options["consecutive_duplicates"],
-                            user_fraction=options["user_fraction"], min_song_plays=options["min_song_plays"],
-                            seed=config["seed"], bad_rows="skip",
-                            memory_budget_bytes=int(options["memory_budget_gb"] * 1024 ** 3))
-    return {"events": summary["events_read"], "events_written": summary["events_written"],
-            "skipped_rows": sum(summary["skipped"].values()), "users": summary["users"],
-            "tracks": summary["tracks"]}
+    ingest = dict(config["ingest"], bad_rows="skip")
+    one_epoch = dict(config["word2vec"], epochs=1)  # the table also gives 5 epochs
+    return {
+        "ingest": dict(script="ingest_events", input={"events": "raw:LFM-1b_LEs.txt"},
+                       output={"sequences": "sequences.parquet", "summary": "ingest_summary.json"},
+                       params={"options": ingest, "seed": config["seed"]}),
+        "map_genres": dict(script="map_genres",
+                           input={"sequences": "sequences.parquet", "artists": "raw:LFM-1b_artists.txt",
+                                  "artist_genres": f"raw:LFM-1b_artist_genres_{source}.txt",
+                                  "genre_names": f"raw:genres_{source}.txt"},
+                           output={"genres": "track_genres.parquet", "summary": "genre_summary.json"},
+                           params={"batch_events": batch_events}),
+        "split": dict(script="split_sequences", input={"sequences": "sequences.parquet"},
+                      output={"train": "train.parquet", "valid": "valid.parquet", "test": "test.parquet",
+                              "summary": "split_summary.json"},
+                      params={"batch_events": batch_events, "fractions": config["split"], "seed": config["seed"]}),
+        "prepare_evaluation": dict(
+            script="prepare_evaluation",
+            input={"train": "train.parquet", "valid": "valid.parquet", "test": "test.parquet"},
+            output={"train_masked": "train_masked.parquet", "in_set": "in_set.parquet",
+                    "valid": "valid_pairs.parquet", "test": "test_pairs.parquet", "summary": "pairs_summary.json"},
+            params={"batch_events": batch_events, "max_pairs": config["evaluation"]["max_pairs"],
+                    "seed": config["seed"]}),
+        "mine_false_neighbors": dict(
+            script="mine_false_neighbors", input={"train_masked": "train_masked.parquet"},
+            output={"pairs": "hard_negatives.parquet", "summary": "false_neighbors_summary.json"},
+            params={"batch_events": batch_events, "options": config["false_neighbors"]}),
+        "train_word2vec": dict(
+            script="train_model", input={"train_masked": "train_masked.parquet", "params": []},
+            output={"vectors": "vectors.kv", "record": "record.json"},
+            params={"batch_events": batch_events, "word2vec": one_epoch}, wildcards={"seed": config["seed"]},
+            threads=config["word2vec"]["workers"]),
+        "evaluate_embedding": dict(
+            script="evaluate_model",
+            input={"vectors": "vectors.kv", "in_set": "in_set.parquet", "out_of_set": "valid_pairs.parquet",
+                   "genres": "track_genres.parquet", "hard_negatives": "hard_negatives.parquet",
+                   "train_masked": "train_masked.parquet"},
+            output={"metrics": "valid.json", "pairs": "valid_pairs_metrics.parquet",
+                    "songs": "valid_songs.parquet"},
+            params={"batch_events": batch_events, "evaluation": config["evaluation"], "seed": config["seed"]},
+            wildcards={"setting": "default", "seed": config["seed"], "split": "valid"}, threads=2),
+    }
 
 
-def stage_map_genres(raw: Path, work: Path, config: dict) -> dict:
-    import pandas as pd
-    import pyarrow.parquet as pq
+class _RuleJob:
+    """The ``snakemake`` object a rule's script sees: input, output, params, wildcards, log, threads."""
 
-    from songvec import genres, lfm1b
+    def __init__(self, spec: dict, raw: Path, work: Path, log: Path):
+        from snakemake.iocontainers import Namedlist
 
-    source = config["genres"]["source"]
-    events = pq.ParquetFile(work / "sequences.parquet")
-    track_artist = pd.concat(
-        genres.track_artist_pairs(batch.column("track_id").to_numpy(), batch.column("artist_id").to_numpy())
-        for batch in events.iter_batches(columns=["track_id", "artist_id"], batch_size=10_000_000))
-    table, counts = genres.map_track_genres(
-        track_artist, lfm1b.read_artists(raw / "LFM-1b_artists.txt"),
-        lfm1b.read_artist_genres(raw / f"LFM-1b_artist_genres_{source}.txt"),
-        lfm1b.read_genre_names(raw / f"genres_{source}.txt"))
-    atomic.write_parquet(work / "track_genres.parquet", table)
-    return {"events": events.metadata.num_rows, "tracks": counts["tracks"], "mapped": counts["mapped"]}
+        def located(value):
+            if isinstance(value, list):
+                return [located(v) for v in value]
+            return str(raw / value[4:]) if value.startswith("raw:") else str(work / value)
 
-
-def stage_split(raw: Path, work: Path, config: dict) -> dict:
-    from songvec.sequences import read_sequences, write_sequences
-    from songvec.split import split_sequences
-
-    sequences = read_sequences(work / "sequences.parquet")
-    parts = split_sequences(len(sequences), dict(config["split"]), seed=config["seed"])
-    for name, indices in parts.items():
-        write_sequences(work / f"{name}.parquet", sequences.subset(indices))
-    return {"events": sequences.n_events, "users": len(sequences)}
+        self.input = Namedlist(fromdict={k: located(v) for k, v in spec["input"].items()})
+        self.output = Namedlist(fromdict={k: located(v) for k, v in spec["output"].items()})
+        self.params = Namedlist(fromdict=spec["params"])
+        self.wildcards = Namedlist(fromdict={k: str(v) for k, v in spec.get("wildcards", {}).items()})
+        self.log = Namedlist([str(log)])
+        self.threads = spec.get("threads", 1)
 
 
-def stage_prepare_evaluation(raw: Path, work: Path, config: dict) -> dict:
-    from songvec import next_song
-    from songvec.sequences import read_sequences, write_sequences
+def stage_events(stage: str, work: Path) -> int:
+    """Events the stage reads: LFM-1b_LEs.txt rows for ingest, else its sequence input's rows."""
+    from songvec.sequences import count_events
 
-    max_pairs, seed = config["evaluation"]["max_pairs"], config["seed"]
-    train = read_sequences(work / "train.parquet")
-    masked, in_set = next_song.mask_last(train)
-    in_set = next_song.sample_pairs(in_set.assign(user_id=train.user_ids[in_set["sequence"]]),
-                                    max_pairs["in_set"], seed)
-    write_sequences(work / "train_masked.parquet", masked)
-    atomic.write_parquet(work / "in_set.parquet", in_set)
-    counts = {"events": train.n_events, "in_set_pairs": len(in_set)}
-    for split in ("valid", "test"):
-        pairs = next_song.out_of_set_pairs(read_sequences(work / f"{split}.parquet"))
-        atomic.write_parquet(work / f"{split}_pairs.parquet",
-                             next_song.sample_pairs(pairs, max_pairs["out_of_set"], seed))
-        counts[f"{split}_pairs_before_sampling"] = len(pairs)
-    return counts
+    if stage == "ingest":
+        return json.loads((work / "ingest_summary.json").read_text())["events_read"]
+    sequences = {"map_genres": "sequences.parquet", "split": "sequences.parquet",
+                 "prepare_evaluation": "train.parquet"}.get(stage, "train_masked.parquet")
+    return count_events(work / sequences)
 
 
-def stage_mine_false_neighbors(raw: Path, work: Path, config: dict) -> dict:
-    from songvec.false_neighbors import mine_hard_negatives
-    from songvec.sequences import read_sequences
+def stage_counts(stage: str, work: Path) -> dict:
+    """What the stage produced, from its own outputs (a few numbers for the table)."""
+    def load(name):
+        return json.loads((work / name).read_text())
 
-    options = config["false_neighbors"]
-    pairs, summary = mine_hard_negatives(read_sequences(work / "train_masked.parquet"),
-                                         options["min_cooccurrence"], options["chi2_factor"])
-    atomic.write_parquet(work / "hard_negatives.parquet", pairs)
-    return {"events": summary["n_events"], "distinct_pairs": summary["n_distinct_pairs"],
-            "hard_negative_pairs": summary["n_hard_negative_pairs"]}
-
-
-def stage_train_word2vec(raw: Path, work: Path, config: dict) -> dict:
-    from songvec.sequences import read_sequences
-    from songvec.training import TrainingSettings, Word2VecParams, save_model, train_word2vec
-
-    word2vec = config["word2vec"]
-    settings = {k: v for k, v in word2vec.items() if k != "defaults"} | {"epochs": 1}
-    model = train_word2vec(read_sequences(work / "train_masked.parquet"), Word2VecParams(**word2vec["defaults"]),
-                           TrainingSettings(**settings, seed=config["seed"]))
-    save_model(work / "vectors.kv", model, work / "record.json")
-    record = model.record
-    return {"events": record["n_events"], "vocabulary": record["vocabulary_size"],
-            "vocab_seconds": record["vocab_seconds"], "train_seconds": record["train_seconds"],
-            "effective_words_per_second": record["effective_words_per_second"]}
-
-
-def stage_evaluate_embedding(raw: Path, work: Path, config: dict) -> dict:
-    import pyarrow.parquet as pq
-
-    from songvec.evaluation import EvaluationData, EvaluationSettings, evaluate_embedding
-    from songvec.training import load_vectors
-
-    data = EvaluationData.load(work / "in_set.parquet", work / "valid_pairs.parquet",
-                               work / "track_genres.parquet", work / "hard_negatives.parquet")
-    vectors, track_ids = load_vectors(work / "vectors.kv")
-    settings = EvaluationSettings.from_config(config["evaluation"], config["seed"])
-    metrics = evaluate_embedding(vectors, track_ids, data, settings).metrics  # as configuration_evaluator
-    return {"events": pq.ParquetFile(work / "train_masked.parquet").metadata.num_rows,
-            "vocabulary": len(track_ids), "queries": metrics["n_pairs_in_set"] + metrics["n_pairs_out_of_set"]
-            + metrics["hardneg_songs"], "hitrate": metrics["hitrate"]}
-
-
-STAGE_OUTPUTS = {
-    "ingest": ["sequences.parquet"],
-    "map_genres": ["track_genres.parquet"],
-    "split": ["train.parquet", "valid.parquet", "test.parquet"],
-    "prepare_evaluation": ["train_masked.parquet", "in_set.parquet", "valid_pairs.parquet", "test_pairs.parquet"],
-    "mine_false_neighbors": ["hard_negatives.parquet"],
-    "train_word2vec": ["vectors.kv", "record.json"],
-    "evaluate_embedding": [],
-}
+    if stage == "ingest":
+        summary = load("ingest_summary.json")
+        return {"events_written": summary["events_written"], "users": summary["users"],
+                "tracks": summary["tracks"], "skipped_rows": sum(summary["skipped"].values())}
+    if stage == "mine_false_neighbors":
+        summary = load("false_neighbors_summary.json")
+        return {"distinct_pairs": summary["n_distinct_pairs"], "hard_negative_pairs": summary["n_hard_negative_pairs"],
+                "spilled_bytes": summary["spilled_bytes"]}
+    if stage == "train_word2vec":
+        record = load("record.json")
+        return {"vocabulary": record["vocabulary_size"], "vocab_seconds": record["vocab_seconds"],
+                "train_seconds": record["train_seconds"],
+                "effective_words_per_second": record["effective_words_per_second"]}
+    if stage == "evaluate_embedding":
+        metrics = load("valid.json")
+        return {"vocabulary": metrics["vocabulary_size"], "hitrate": metrics["hitrate"],
+                "queries": metrics["n_pairs_in_set"] + metrics["n_pairs_out_of_set"] + metrics["hardneg_songs"]}
+    return {}
 
 
 def run_stage_here(stage: str, raw: Path, work: Path) -> None:
-    """Child process: run one stage, print one JSON line with its measurements."""
+    """Child process: run one stage's script, print one JSON line with its measurements."""
+    import runpy
+
     import songvec.evaluation  # noqa: F401  (imports outside the measured region: the baseline RSS)
     import songvec.ingest  # noqa: F401
 
-    config = workflow_config()
+    spec = stage_specs(workflow_config())[stage]
+    job = _RuleJob(spec, raw, work, work / "logs" / f"{stage}.log")
     base_rss = _memory_status("VmRSS")
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    counts = globals()[f"stage_{stage}"](raw, work, config)
+    runpy.run_path(str(REPO / "scripts" / f"{spec['script']}.py"), init_globals={"snakemake": job},
+                   run_name="__main__")
     wall = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"wall_seconds": wall,
                       "cpu_seconds": usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime,
-                      "peak_rss_bytes": _memory_status("VmHWM"), "base_rss_bytes": base_rss, **counts}))
+                      "peak_rss_bytes": _memory_status("VmHWM"), "base_rss_bytes": base_rss,
+                      "events": stage_events(stage, work), **stage_counts(stage, work)}))
 
 
 def _memory_status(field: str) -> int:
@@ -244,7 +238,9 @@ def run_child(*args: str) -> dict:
 
 def run_stage(stage: str, raw: Path, work: Path) -> dict:
     row = run_child("--run-stage", stage, "--raw", str(raw), "--work", str(work))
-    row["output_bytes"] = sum((work / name).stat().st_size for name in STAGE_OUTPUTS[stage])
+    outputs = stage_specs(workflow_config())[stage]["output"].values()
+    row["output_bytes"] = sum((work / name).stat().st_size for name in outputs
+                              if name.endswith((".parquet", ".kv")))
     return row
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from songvec import sequences as sequences_module
 from songvec.sequences import (MIN_DECODE_ROWS, SequenceWriter, Sequences, count_events, iter_sequences,
-                               read_sequences, song_counts, write_sequences)
+                               read_sequences, song_counts, track_id_bound, write_sequences)
 
 
 def make():
@@ -149,3 +149,17 @@ def test_song_counts_of_batches_equal_a_naive_count_of_the_whole():
     for stream in (batches, [seqs]):
         ids, counts = song_counts(stream)
         assert ids.tolist() == list(naive) and counts.tolist() == list(naive.values())
+
+
+def test_track_id_bound_from_the_footer(tmp_path, monkeypatch):
+    monkeypatch.setattr(sequences_module, "ROW_GROUP_EVENTS", 1000)
+    seqs = random_sequences([700, 900, 650])
+    seqs.tracks[1234] = 99_999  # in the second row group
+    path = tmp_path / "s.parquet"
+    write_sequences(path, seqs)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
+    assert track_id_bound(path) == 100_000
+    pq.write_table(seqs.to_table(), path, write_statistics=False)
+    assert track_id_bound(path) == 100_000  # read from the column
+    write_sequences(path, Sequences.from_track_lists([]))
+    assert track_id_bound(path) == 0

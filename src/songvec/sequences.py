@@ -7,7 +7,7 @@ On disk a sequence file is Parquet with one row per listening event and the colu
 ``tracks[offsets[i]:offsets[i + 1]]`` without any per-sequence object.
 
 Files larger than memory are processed in batches of whole sequences: :func:`iter_sequences` reads
-a file a batch at a time (memory about 70 bytes per event of the batch, whatever the file size) and
+a file a batch at a time (memory about 110 bytes per event of the batch, whatever the file size) and
 :class:`SequenceWriter` appends batches to a new file. :func:`read_sequences` loads a whole file and
 is meant for files known to be small (a test split, a subsample).
 """
@@ -129,14 +129,34 @@ def count_events(path) -> int:
     return pq.ParquetFile(path).metadata.num_rows
 
 
+def track_id_bound(path) -> int:
+    """1 + the largest track id of a sequence file (0 when empty), from the footer's column statistics.
+
+    Nothing is decoded: schedulers use it to size per-song memory before a job starts (for LFM-1b's
+    dense ids it is about the number of distinct songs). Falls back to reading the ``track_id``
+    column when a row group lacks statistics.
+    """
+    metadata = pq.ParquetFile(path).metadata
+    column = COLUMNS.index("track_id")
+    largest = -1
+    for group in range(metadata.num_row_groups):
+        statistics = metadata.row_group(group).column(column).statistics
+        if statistics is None or not statistics.has_min_max:
+            tracks = pq.read_table(path, columns=["track_id"]).column("track_id").to_numpy()
+            return int(tracks.max()) + 1 if len(tracks) else 0
+        largest = max(largest, int(statistics.max))
+    return largest + 1
+
+
 def iter_sequences(path, batch_events: int = DEFAULT_BATCH_EVENTS) -> Iterator[Sequences]:
     """The sequences of the file at ``path`` in order, as batches of whole sequences.
 
     Each batch holds about ``batch_events`` events: the file is decoded ``batch_events`` rows at a
-    time (at least :data:`MIN_DECODE_ROWS`, at most a row group) and a batch is cut at the last user boundary once it holds
-    ``batch_events`` events, the events of the unfinished user carried over to the next batch. A sequence longer than ``batch_events`` makes a
-    batch of its own, so memory is bounded by ``max(batch_events, longest sequence)`` events, about
-    70 bytes each (decoded columns, the carried-over part and the batch), not by the file size.
+    time (at least :data:`MIN_DECODE_ROWS`, at most a row group) and a batch is cut at the last user
+    boundary once it holds ``batch_events`` events, the events of the unfinished user carried over to
+    the next batch. A sequence longer than ``batch_events`` makes a batch of its own, so memory is
+    bounded by ``max(batch_events, longest sequence)`` events, about 110 bytes each (measured: the
+    decoded blocks, their concatenation and the batch the caller still holds), not by the file size.
 
     Raises ``ValueError`` naming the file when a user's events are not contiguous in it.
     """
