@@ -39,7 +39,8 @@ from synthetic import zipf_sequences
 from gensim.models import Word2Vec
 
 from songvec.sequences import read_sequences, write_sequences
-from songvec.training import SequenceFile, TokenChunks, TrainingSettings, Word2VecParams, train_word2vec
+from songvec.sequences import SequenceFile
+from songvec.training import TokenChunks, TrainingSettings, Word2VecParams, train_word2vec
 
 STREAM_EPOCHS = 2
 

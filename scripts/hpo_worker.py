@@ -5,7 +5,8 @@ import json
 from songvec import atomic, hpo
 from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator, scalar_metrics
 from songvec.logs import logged
-from songvec.training import RECORD_SECONDS, SequenceFile, TrainingSettings, Word2VecParams
+from songvec.sequences import SequenceFile
+from songvec.training import RECORD_SECONDS, TrainingSettings, Word2VecParams
 
 with logged(snakemake.log[0]) as log:
     inputs, options = snakemake.input, snakemake.params.hpo

@@ -3,7 +3,8 @@
 import json
 
 from songvec.logs import logged
-from songvec.training import SequenceFile, TrainingSettings, Word2VecParams, save_model, train_word2vec
+from songvec.sequences import SequenceFile
+from songvec.training import TrainingSettings, Word2VecParams, save_model, train_word2vec
 
 with logged(snakemake.log[0]) as log:
     word2vec = snakemake.params.word2vec

@@ -119,7 +119,7 @@ def test_ids_join_across_files(tiny):
 def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path):
     first = generate(tmp_path / "a", "tiny", seed=3)
     second = generate(tmp_path / "b", "tiny", seed=3)
-    other = generate(tmp_path / "c", "tiny", seed=4)
+    generate(tmp_path / "c", "tiny", seed=4)
     for name in first["files"]:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert (tmp_path / "a" / "LFM-1b_LEs.txt").read_bytes() != (tmp_path / "c" / "LFM-1b_LEs.txt").read_bytes()

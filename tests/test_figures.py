@@ -1,4 +1,3 @@
-import json
 import runpy
 import struct
 from pathlib import Path

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator
-from songvec.sequences import Sequences, write_sequences
+from songvec.sequences import SequenceFile, Sequences, write_sequences
 from songvec.training import (
-    OverTimeBudget, SequenceFile, TokenChunks, TrainingSettings, Word2VecParams, load_vectors, save_model,
+    OverTimeBudget, TokenChunks, TrainingSettings, Word2VecParams, load_vectors, save_model,
     train_word2vec)
 
 SMALL = Word2VecParams(vector_size=8, window=3, negative=3)

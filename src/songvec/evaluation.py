@@ -230,7 +230,7 @@ def configuration_evaluator(train: Sequences | Iterable[Sequences], data: Evalua
     ``params`` (Word2VecParams fields), then compute the metrics on ``data``.
 
     ``train``: the training sequences in memory or a re-iterable source of batches (a
-    :class:`songvec.training.SequenceFile`, never loaded whole: read again on every epoch). Its
+    :class:`songvec.sequences.SequenceFile`, never loaded whole: read again on every epoch). Its
     vocabulary pass is made here, once for all the evaluations (:class:`songvec.training.TokenChunks`).
 
     A training projected over ``time_budget_seconds`` (on ``budget_clock``, see

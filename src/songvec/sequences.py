@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -222,6 +223,31 @@ def song_counts(batches: Iterable[Sequences]) -> tuple[np.ndarray, np.ndarray]:
         events_before += batch.n_events
     order = np.argsort(first, kind="stable")
     return ids[order], counts[order]
+
+
+class SequenceFile:
+    """A sequence file as a re-iterable source of :class:`Sequences` batches.
+
+    Every pass reads the file again with :func:`iter_sequences`, in batches of
+    whole sequences of about ``batch_events`` events: memory is that of one batch (see
+    :func:`iter_sequences`), whatever the file size. ``n_events`` is read from
+    the file's footer.
+    """
+
+    def __init__(self, path, batch_events: int = DEFAULT_BATCH_EVENTS):
+        if int(batch_events) != batch_events or batch_events < 1:
+            raise ValueError(f"batch_events must be an integer >= 1, got {batch_events!r}")
+        self.path, self.batch_events = Path(path), int(batch_events)
+
+    @property
+    def n_events(self) -> int:
+        return count_events(self.path)
+
+    def __iter__(self) -> Iterator[Sequences]:
+        return iter_sequences(self.path, self.batch_events)
+
+    def __repr__(self) -> str:
+        return f"SequenceFile({str(self.path)!r}, batch_events={self.batch_events})"
 
 
 class SequenceWriter:

@@ -24,7 +24,7 @@ Three things gensim does not do on its own:
   ``workers > 1`` the thread interleaving makes runs differ.
 
 Memory. The corpus need not fit in memory: :class:`TokenChunks` reads a re-iterable source of
-sequence batches (:class:`SequenceFile`: a sequence file read batch by batch) once to count the
+sequence batches (:class:`~songvec.sequences.SequenceFile`: a sequence file read batch by batch) once to count the
 songs, then once per epoch as gensim trains, so memory holds one batch besides the model. The
 vocabulary is built from those counts (``build_vocab_from_freq``) in the order of first occurrence,
 which is exactly the vocabulary gensim's own scan would build, without its per-token Python loop; a
@@ -49,7 +49,7 @@ from gensim.models.callbacks import CallbackAny2Vec
 
 from songvec import atomic
 from songvec.progress import Progress
-from songvec.sequences import DEFAULT_BATCH_EVENTS, Sequences, count_events, iter_sequences, song_counts
+from songvec.sequences import Sequences, song_counts
 
 _log = logging.getLogger(__name__)
 
@@ -138,36 +138,11 @@ class TrainingSettings:
                              f"got sample={self.sample!r}, min_alpha={self.min_alpha!r}")
 
 
-class SequenceFile:
-    """A sequence file as a re-iterable source of :class:`Sequences` batches.
-
-    Every pass reads the file again with :func:`songvec.sequences.iter_sequences`, in batches of
-    whole sequences of about ``batch_events`` events: memory is that of one batch (see
-    :func:`~songvec.sequences.iter_sequences`), whatever the file size. ``n_events`` is read from
-    the file's footer.
-    """
-
-    def __init__(self, path, batch_events: int = DEFAULT_BATCH_EVENTS):
-        if int(batch_events) != batch_events or batch_events < 1:
-            raise ValueError(f"batch_events must be an integer >= 1, got {batch_events!r}")
-        self.path, self.batch_events = Path(path), int(batch_events)
-
-    @property
-    def n_events(self) -> int:
-        return count_events(self.path)
-
-    def __iter__(self) -> Iterator[Sequences]:
-        return iter_sequences(self.path, self.batch_events)
-
-    def __repr__(self) -> str:
-        return f"SequenceFile({str(self.path)!r}, batch_events={self.batch_events})"
-
-
 class TokenChunks:
     """Re-iterable corpus: each sequence's tracks as a list of ``str`` tokens, in chunks.
 
     ``source`` is the training sequences: a :class:`Sequences` in memory, or a re-iterable source of
-    :class:`Sequences` batches of whole sequences (a :class:`SequenceFile`, a list), read again on
+    :class:`Sequences` batches of whole sequences (a :class:`~songvec.sequences.SequenceFile`, a list), read again on
     every pass, so that memory holds one batch at a time. The constructor makes one counting pass
     over it (the vocabulary pass, logged with its rate); each later pass (one per epoch) yields, batch
     after batch, every sequence of length ``n`` as ``ceil(n / max_tokens)`` consecutive chunks (empty
@@ -409,7 +384,7 @@ def train_word2vec(corpus: Sequences | Iterable[Sequences] | TokenChunks, params
     """Train skip-gram Word2Vec with negative sampling on the track sequences of ``corpus``.
 
     ``corpus``: the training sequences as a :class:`Sequences` in memory, a re-iterable source of
-    batches (a :class:`SequenceFile`, read again on every epoch, so memory holds one batch and the
+    batches (a :class:`~songvec.sequences.SequenceFile`, read again on every epoch, so memory holds one batch and the
     model), or a :class:`TokenChunks` of either with ``max_tokens == settings.max_sentence_tokens``,
     to share its vocabulary pass between trainings. All three give the same vectors.
 
