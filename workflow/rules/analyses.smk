@@ -26,7 +26,7 @@ rule popularity_analysis:
         f"{RESULTS}/benchmarks/popularity_analysis.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=streaming_mem_mb(1000, song_bytes=128, sequences="train_masked"),
     conda:
         "../../envs/analyses.yaml"
     script:

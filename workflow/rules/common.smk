@@ -1,4 +1,5 @@
 # Shared set-up: the package on the path, config validation, and the functions that name files.
+import errno
 import os
 import sys
 import zlib
@@ -17,6 +18,7 @@ os.environ.update(
 
 from songvec.config import check_config
 from songvec.hpo import Objective
+from songvec.sequences import track_id_bound
 
 check_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 
@@ -32,6 +34,11 @@ FINAL_SETTINGS = TABLE4_SETTINGS + SCALE_STUDIES
 FIRST_SEED = config["final"]["seeds"][0]
 POPULARITY_SETTING = Objective.parse(config["analyses"]["popularity"]["optimized"]).study_name
 LFM1B_ARCHIVES = ["LFM-1b.zip", "LFM-1b_UGP.zip"]
+# Word2Vec holds two float32 matrices of V songs x d plus ~400 B per song (vocabulary, lookups, token
+# strings); HPO trials draw d up to the search space's maximum.
+MAX_VECTOR_SIZE = max(config["word2vec"]["defaults"]["vector_size"],
+                      config["hpo"]["search_space"]["vector_size"]["high"])
+MODEL_BYTES_PER_SONG = 8 * MAX_VECTOR_SIZE + 400
 
 
 def dataset_label():
@@ -136,3 +143,24 @@ def all_targets():
         f"{RESULTS}/versions.json",
     ]
     return targets
+
+
+def streaming_mem_mb(fixed_mb, song_bytes=0, batch_bytes=150, sequences="sequences"):
+    """resources.mem_mb of a job that reads its `sequences` input in batches (MB, x attempt).
+
+    fixed_mb (interpreter, libraries, small inputs) + batch_bytes per event of a batch of
+    streaming.batch_events (measured 110-150 B while reading) + song_bytes per track id of the
+    sequence input: its largest id from the Parquet footer, nothing decoded (LFM-1b's ids are dense,
+    so that is about the number of songs). Memory does not depend on the number of events.
+    """
+
+    def mem_mb(wildcards, input, attempt):
+        path = input[sequences]
+        if song_bytes and not os.path.exists(path):
+            # Snakemake takes this as "to be determined": asked again once the input exists
+            raise FileNotFoundError(errno.ENOENT, "input not created yet", path)
+        songs = track_id_bound(path) if song_bytes else 0
+        batch_mb = batch_bytes * config["streaming"]["batch_events"] / 2**20
+        return int((fixed_mb + batch_mb + song_bytes * songs / 2**20) * attempt)
+
+    return mem_mb

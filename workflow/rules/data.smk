@@ -110,7 +110,7 @@ rule map_genres:
         f"{RESULTS}/benchmarks/map_genres.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=streaming_mem_mb(1000, song_bytes=300),
     conda:
         "../../envs/data.yaml"
     script:
@@ -135,7 +135,7 @@ rule split_sequences:
         f"{RESULTS}/benchmarks/split_sequences.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 20 * input.size_mb) * attempt,
+        mem_mb=streaming_mem_mb(600),
     conda:
         "../../envs/data.yaml"
     script:
@@ -164,7 +164,7 @@ rule dataset_statistics:
         f"{RESULTS}/benchmarks/dataset_statistics.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=streaming_mem_mb(700, song_bytes=64),
     conda:
         "../../envs/data.yaml"
     script:

@@ -22,7 +22,7 @@ rule prepare_evaluation:
         f"{RESULTS}/benchmarks/prepare_evaluation.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 20 * input.size_mb) * attempt,
+        mem_mb=streaming_mem_mb(700, sequences="train"),
     conda:
         "../../envs/embeddings.yaml"
     script:
@@ -47,7 +47,7 @@ rule subsample_training:
         f"{RESULTS}/benchmarks/subsample_training/{{fraction}}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=streaming_mem_mb(600, sequences="train_masked"),
     conda:
         "../../envs/embeddings.yaml"
     script:
@@ -69,7 +69,12 @@ rule mine_false_neighbors:
         f"{RESULTS}/benchmarks/mine_false_neighbors.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 20 * input.size_mb) * attempt,
+        mem_mb=streaming_mem_mb(
+            800 + 1024 * config["false_neighbors"]["memory_budget_gb"],
+            song_bytes=16,
+            batch_bytes=200,
+            sequences="train_masked",
+        ),
     conda:
         "../../envs/embeddings.yaml"
     script:
@@ -92,7 +97,9 @@ rule train_model:
         f"{RESULTS}/benchmarks/train_model/{{setting}}/seed-{{seed}}.tsv"
     threads: config["word2vec"]["workers"]
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 25 * input.size_mb) * attempt,
+        mem_mb=streaming_mem_mb(
+            400, song_bytes=MODEL_BYTES_PER_SONG, batch_bytes=100, sequences="train_masked"
+        ),
     conda:
         "../../envs/embeddings.yaml"
     script:
@@ -123,7 +130,9 @@ rule evaluate_model:
         f"{RESULTS}/benchmarks/evaluate_model/{{setting}}/seed-{{seed}}/{{split}}.tsv"
     threads: 2
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1500 + 4 * input.size_mb) * attempt,
+        mem_mb=streaming_mem_mb(
+            1500, song_bytes=MODEL_BYTES_PER_SONG + 1000, sequences="train_masked"
+        ),
     conda:
         "../../envs/embeddings.yaml"
     script:

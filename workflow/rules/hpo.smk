@@ -27,7 +27,9 @@ rule hpo_worker:
         f"{RESULTS}/benchmarks/hpo/{{study}}/worker-{{worker}}.tsv"
     threads: config["word2vec"]["workers"]
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 30 * input.size_mb) * attempt,
+        mem_mb=streaming_mem_mb(
+            1500, song_bytes=2 * MODEL_BYTES_PER_SONG + 1000, sequences="train_masked"
+        ),
         runtime=24 * 60,
     conda:
         "../../envs/hpo.yaml"
