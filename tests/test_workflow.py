@@ -127,6 +127,34 @@ def test_report_builds(tiny_run):
         assert caption_words in html, caption_words
 
 
+@pytest.mark.slow
+def test_batch_size_changes_no_result(tiny_run, tmp_path):
+    """The tiny run reads its sequences in batches of 1,024 events; here every file is one batch."""
+    from songvec.training import load_vectors
+
+    one_batch = tmp_path / "one-batch.yaml"
+    one_batch.write_text("streaming: {batch_events: 100000000}\n")
+    parquet = ["data/split/train.parquet", "data/split/valid.parquet", "data/split/test.parquet",
+               "data/train_masked.parquet", "data/pairs/in_set.parquet", "data/pairs/valid.parquet",
+               "data/pairs/test.parquet", "data/track_genres.parquet", "false_neighbors/hard_negatives.parquet",
+               "metrics/default/seed-42/valid_pairs.parquet"]
+    json_files = ["data/split/summary.json", "data/pairs/summary.json", "data/genre_summary.json",
+                  "metrics/default/seed-42/valid.json"]
+    targets = [f"results/{name}" for name in parquet + json_files + ["tables/table2.csv"]]
+    ok(snakemake(tmp_path, "--cores", "2", "--configfile", str(TINY), str(one_batch), "--", *targets))
+    batched, whole = tiny_run, tmp_path / "results"
+    for name in parquet:
+        pd.testing.assert_frame_equal(pd.read_parquet(batched / name), pd.read_parquet(whole / name), obj=name)
+    for name in json_files:
+        assert json.loads((batched / name).read_text()) == json.loads((whole / name).read_text()), name
+    mining = [json.loads((folder / "false_neighbors/summary.json").read_text()) for folder in (batched, whole)]
+    assert mining[0].pop("n_batches") > mining[1].pop("n_batches") == 1
+    assert mining[0] == mining[1]
+    assert (batched / "tables/table2.csv").read_text() == (whole / "tables/table2.csv").read_text()
+    vectors = [load_vectors(folder / "models/default/seed-42/vectors.kv") for folder in (batched, whole)]
+    assert (vectors[0][0] == vectors[1][0]).all() and (vectors[0][1] == vectors[1][1]).all()
+
+
 def test_data_stage_on_the_real_excerpt(tmp_path, excerpt_dir):
     config = tmp_path / "excerpt.yaml"
     config.write_text(f"dataset: folder\nfolder: {{path: {excerpt_dir}}}\ngenres: {{source: allmusic}}\n")
