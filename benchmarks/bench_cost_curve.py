@@ -326,6 +326,7 @@ def plot(path: Path, rows: list[dict], fits: list[dict]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, (ax_time, ax_memory) = plt.subplots(1, 2, figsize=(12, 4.8))
     for stage, fit in zip(STAGES, fits):
@@ -338,6 +339,9 @@ def plot(path: Path, rows: list[dict], fits: list[dict]) -> None:
     for ax, what in ((ax_time, "wall time (s)"), (ax_memory, "peak RSS of the stage process (GiB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
+        sizes = sorted({r["size_events"] for r in rows})
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xticks(sizes, [f"{size / 1e6:.3g}M" for size in sizes])  # the measured sizes
         ax.set_xlabel("listening events")
         ax.set_ylabel(what)
         ax.grid(True, which="both", alpha=0.3)
