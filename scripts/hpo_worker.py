@@ -25,6 +25,7 @@ with logged(snakemake.log[0]) as log:
         reference=(Word2VecParams(**word2vec["defaults"]), default_seconds),
         prediction_margin=options["prediction_margin"],
         budget_clock=clock,
+        scale_epochs=options["time_constraint"] == "scale_epochs",
         logger=log,
     )
     space = {name: {**spec, "default": word2vec["defaults"][name]} for name, spec in options["search_space"].items()}

@@ -1,5 +1,6 @@
 """Train Word2Vec with the default or a study's best hyper-parameters (rule train_model)."""
 
+import dataclasses
 import json
 
 from songvec.logs import logged
@@ -8,11 +9,15 @@ from songvec.training import TrainingSettings, Word2VecParams, save_model, train
 
 with logged(snakemake.log[0]) as log:
     word2vec = snakemake.params.word2vec
+    settings = TrainingSettings.from_config(word2vec, int(snakemake.wildcards.seed))
     if snakemake.input.params:
-        params = json.load(open(snakemake.input.params[0], encoding="utf-8"))["best_params"]
+        best = json.load(open(snakemake.input.params[0], encoding="utf-8"))
+        params = best["best_params"]
+        # a study run with hpo.time_constraint: scale_epochs tuned its configurations at fewer epochs
+        epochs = (best.get("best_metrics") or {}).get("epochs", settings.epochs)
+        settings = dataclasses.replace(settings, epochs=int(epochs))
     else:
         params = word2vec["defaults"]
-    settings = TrainingSettings.from_config(word2vec, int(snakemake.wildcards.seed))
     train = SequenceFile(snakemake.input.train_masked, snakemake.params.batch_events)
     model = train_word2vec(train, Word2VecParams(**params), settings, logger=log)
     save_model(snakemake.output.vectors, model, snakemake.output.record)

@@ -12,6 +12,7 @@ the paper ("We use the average in-set and out-of-set HitRate and NDCG values").
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -23,7 +24,7 @@ from songvec import clustering, false_neighbors, neighbors, next_song
 from songvec.sequences import DEFAULT_BATCH_EVENTS, Sequences, iter_sequences, song_counts
 from songvec.hpo import TrialInfeasible
 from songvec.training import (RECORD_SECONDS, OverTimeBudget, TokenChunks, TrainingSettings, Word2VecParams,
-                              relative_cost, train_word2vec)
+                              epochs_within_budget, relative_cost, train_word2vec)
 from songvec.genres import UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -225,7 +226,7 @@ def configuration_evaluator(train: Sequences | Iterable[Sequences], data: Evalua
                             time_budget_seconds: float | None,
                             reference: tuple[Word2VecParams, float] | None = None,
                             prediction_margin: float | None = None, budget_clock: str = "cpu",
-                            logger: logging.Logger | None = None):
+                            scale_epochs: bool = False, logger: logging.Logger | None = None):
     """``evaluate(params) -> metrics`` for the HPO engine: train on ``train`` with the hyper-parameters
     ``params`` (Word2VecParams fields), then compute the metrics on ``data``.
 
@@ -240,27 +241,47 @@ def configuration_evaluator(train: Sequences | Iterable[Sequences], data: Evalua
     a configuration whose predicted time (:func:`songvec.training.relative_cost` x reference seconds)
     exceeds ``prediction_margin`` x the budget is infeasible without training: random draws from the
     paper's ranges are often tens of times slower than the default and would otherwise each spend
-    part of an epoch proving it. The returned metrics are the scalar ones of :func:`evaluate_embedding`
-    plus ``train_seconds``.
+    part of an epoch proving it.
+
+    ``scale_epochs`` (needs ``reference`` and a budget) reads the time constraint the other way: a
+    costlier configuration trains fewer epochs, as many as fit the budget by
+    :func:`songvec.training.epochs_within_budget` (never more than ``training.epochs``); only one whose
+    single epoch is over the budget is infeasible. The measured budget still applies to the training.
+
+    The returned metrics are the scalar ones of :func:`evaluate_embedding` plus the training seconds
+    and ``epochs`` (the epochs trained).
     """
+    if scale_epochs and (reference is None or time_budget_seconds is None):
+        raise ValueError("scale_epochs needs the reference configuration and a time budget")
     corpus = TokenChunks(train, training.max_sentence_tokens, logger=logger)
 
     def evaluate(params: Mapping[str, Any]) -> dict:
         params = Word2VecParams(**params)
         budget = None if reference is not None and params == reference[0] else time_budget_seconds
+        trial_training = training
+        if scale_epochs and budget is not None:
+            epochs = epochs_within_budget(params, reference[0], training.epochs, budget / reference[1])
+            if epochs == 0:
+                cost = relative_cost(params, reference[0])
+                raise TrialInfeasible(f"one epoch costs {cost:.3g} x the reference's, more than the budget of "
+                                      f"{budget / reference[1]:.3g} x its {training.epochs} epochs",
+                                      violation=cost / (training.epochs * budget / reference[1]) - 1)
+            trial_training = dataclasses.replace(training, epochs=epochs)
         if reference is not None and prediction_margin is not None and budget is not None:
-            predicted = relative_cost(params, reference[0]) * reference[1]
+            predicted = (relative_cost(params, reference[0]) * reference[1]
+                         * trial_training.epochs / training.epochs)
             if predicted > prediction_margin * budget:
                 raise TrialInfeasible(f"predicted training time {predicted:.3g}s exceeds {prediction_margin:g} x "
                                       f"the budget of {budget:.3g}s",
                                       violation=max(predicted / budget - 1, 1e-9))
         try:
-            model = train_word2vec(corpus, params, training, time_budget_seconds=budget,
+            model = train_word2vec(corpus, params, trial_training, time_budget_seconds=budget,
                                    budget_clock=budget_clock, logger=logger)
         except OverTimeBudget as over:
             raise TrialInfeasible(str(over), violation=over.projected_seconds / over.budget_seconds - 1) from over
         result = evaluate_embedding(model.wv.vectors, np.asarray(model.wv.index_to_key, dtype=np.int64),
                                     data, settings)
-        return scalar_metrics(result.metrics) | {key: model.record[key] for key in RECORD_SECONDS.values()}
+        return (scalar_metrics(result.metrics) | {key: model.record[key] for key in RECORD_SECONDS.values()}
+                | {"epochs": trial_training.epochs})
 
     return evaluate

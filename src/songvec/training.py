@@ -355,6 +355,22 @@ def relative_cost(params: Word2VecParams, reference: Word2VecParams) -> float:
     return cost(params) / cost(reference)
 
 
+def epochs_within_budget(params: Word2VecParams, reference: Word2VecParams, epochs: int,
+                         budget_factor: float) -> int:
+    """Most epochs, at most ``epochs``, that ``params`` can train in ``budget_factor`` times the time of
+    ``reference`` trained for ``epochs`` (by :func:`relative_cost`); 0 when even one epoch is over.
+
+    For example with 5 epochs and a factor 1.25, a configuration 2x costlier per epoch gets 3 epochs
+    (1.2x the reference's time) and one 7x costlier gets 0. Cheaper ones keep ``epochs``.
+    """
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    if not budget_factor > 0:
+        raise ValueError(f"budget_factor must be > 0, got {budget_factor!r}")
+    affordable = math.floor(epochs * budget_factor / relative_cost(params, reference) + 1e-9)
+    return int(min(epochs, affordable))
+
+
 def stable_hash(text: str) -> int:
     """CRC-32 of the UTF-8 text: a ``hashfxn`` for gensim that does not depend on PYTHONHASHSEED."""
     return zlib.crc32(text.encode("utf-8"))
