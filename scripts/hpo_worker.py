@@ -38,6 +38,12 @@ with logged(snakemake.log[0]) as log:
         seed=snakemake.params.sampler_seed,
         worker_index=worker,
         heartbeat_interval=options["heartbeat_seconds"],
+        # what a trial's metrics depend on besides its parameters: a study made with other settings
+        # is not resumed (the worker stops and names the setting)
+        evaluation_definition={"word2vec": {k: v for k, v in word2vec.items() if k != "workers"},
+                               "evaluation": snakemake.params.evaluation,
+                               "time": {k: options[k] for k in ("time_budget_factor", "time_constraint",
+                                                                "time_measure", "prediction_margin")}},
         logger=log,
     )
     log.info("study %s, worker %d: default training took %.2f %s seconds, budget %.2fs per trial", study, worker,

@@ -468,6 +468,24 @@ def test_resuming_with_another_definition_is_refused(store):
     assert len(trials_of("s", url)) == 2
 
 
+def test_resuming_with_other_evaluation_settings_is_refused_and_the_same_ones_resume(store):
+    """A changed config re-runs the worker job (Snakemake sees new params) but the study keeps its old
+    trials: they were measured under other settings and must not be mixed with new ones."""
+    url = journal(store)
+    scaled = {"time": {"time_constraint": "scale_epochs", "time_budget_factor": 1.25}, "word2vec": {"epochs": 5}}
+    hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=2, seed=1,
+                         evaluation_definition=scaled)
+    rejected = scaled | {"time": {"time_constraint": "reject", "time_budget_factor": 1.25}}
+    with pytest.raises(ValueError, match=r"created with evaluation_definition=.*scale_epochs.*delete the study's "
+                                         r"storage"):
+        hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=3, seed=1,
+                             evaluation_definition=rejected)
+    assert len(trials_of("s", url)) == 2
+    hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=3, seed=1,
+                         evaluation_definition=json.loads(json.dumps(scaled)))  # same settings resume
+    assert len(trials_of("s", url)) == 3
+
+
 def test_enqueue_default_runs_the_defaults_first_once(store):
     url = journal(store)
     hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=3, seed=1,

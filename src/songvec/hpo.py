@@ -803,7 +803,7 @@ def _run_worker(study_name: str, storage_url: str, objectives: list[Objective], 
                 default_metrics: Metrics | None, *, space: SearchSpace, n_random_trials: int,
                 max_trials: int, patience: int | None, seed: int, worker_index: int, sampler: str,
                 enqueue_default: bool, heartbeat_interval: int, grace_period: int | None,
-                logger: logging.Logger | None) -> None:
+                evaluation_definition: Mapping[str, Any] | None, logger: logging.Logger | None) -> None:
     logger = logger or log
     if not (isinstance(max_trials, int) and max_trials >= 1):
         raise ValueError(f"max_trials must be an int >= 1, got {max_trials!r}")
@@ -828,7 +828,8 @@ def _run_worker(study_name: str, storage_url: str, objectives: list[Objective], 
         raise ValueError(f"study {study_name!r} has directions {probe.directions}, objectives "
                          f"{[o.name for o in objectives]} need {directions}")
     _check_study_attrs(probe, {"objectives": [o.name for o in objectives],
-                               "search_space": space.to_dict(), "default_metrics": default_metrics})
+                               "search_space": space.to_dict(), "default_metrics": default_metrics,
+                               "evaluation_definition": evaluation_definition})
     _fail_abandoned_trials(probe, storage, worker_index, storage.grace_period, logger)
     n_stored = len(probe.get_trials(deepcopy=False))
     worker_label = f"{socket.gethostname()}:{os.getpid()}#{worker_index}"
@@ -867,6 +868,7 @@ def run_study_worker(study_name: str, storage_url: str, objective: Objective | s
                      n_random_trials: int = 10, patience: int | None = None, seed: int = 0,
                      worker_index: int = 0, sampler: str = "tpe", enqueue_default: bool = False,
                      heartbeat_interval: int = 60, grace_period: int | None = None,
+                     evaluation_definition: Mapping[str, Any] | None = None,
                      logger: logging.Logger | None = None) -> None:
     """Run one worker of a single-objective study until the budget is used or it converged.
 
@@ -878,12 +880,17 @@ def run_study_worker(study_name: str, storage_url: str, objective: Objective | s
     evaluates the defaults of ``space`` first (counted in the budget and the random phase).
     Each trial stores user attrs ``metrics``, ``objectives``, ``evaluate_seconds``,
     ``infeasible`` (+ ``infeasible_reason``), ``worker``.
+
+    The study records its definition when created (objectives, search space, default metrics and
+    ``evaluation_definition``: JSON-able settings that decide what ``evaluate`` returns, e.g. training
+    and evaluation settings and the time constraint); a worker whose definition differs raises
+    ``ValueError`` naming the key instead of resuming a study whose trials no longer fit.
     """
     _run_worker(study_name, storage_url, [_as_objective(objective)], evaluate, default_metrics,
                 space=space, n_random_trials=n_random_trials, max_trials=max_trials,
                 patience=patience, seed=seed, worker_index=worker_index, sampler=sampler,
                 enqueue_default=enqueue_default, heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period, logger=logger)
+                grace_period=grace_period, evaluation_definition=evaluation_definition, logger=logger)
 
 
 def run_pareto_worker(study_name: str, storage_url: str, evaluate: Evaluate,
@@ -893,6 +900,7 @@ def run_pareto_worker(study_name: str, storage_url: str, evaluate: Evaluate,
                       patience: int | None = None, seed: int = 0, worker_index: int = 0,
                       sampler: str = "tpe", enqueue_default: bool = False,
                       heartbeat_interval: int = 60, grace_period: int | None = None,
+                      evaluation_definition: Mapping[str, Any] | None = None,
                       logger: logging.Logger | None = None) -> None:
     """Run one worker of a multi-objective study (default: HitRate and VRCGenre, maximised).
 
@@ -906,7 +914,7 @@ def run_pareto_worker(study_name: str, storage_url: str, evaluate: Evaluate,
                 n_random_trials=n_random_trials, max_trials=max_trials, patience=patience,
                 seed=seed, worker_index=worker_index, sampler=sampler,
                 enqueue_default=enqueue_default, heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period, logger=logger)
+                grace_period=grace_period, evaluation_definition=evaluation_definition, logger=logger)
 
 
 # ----------------------------------------------------------------------------- reporting
