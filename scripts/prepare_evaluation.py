@@ -2,7 +2,7 @@
 
 from songvec import atomic, next_song
 from songvec.logs import logged
-from songvec.sequences import SequenceWriter, count_events, iter_sequences
+from songvec.sequences import SequenceFile, SequenceWriter, count_events, iter_sequences
 
 with logged(snakemake.log[0]) as log:
     inputs, batch_events = snakemake.input, snakemake.params.batch_events
@@ -17,10 +17,8 @@ with logged(snakemake.log[0]) as log:
     summary["in_set_pairs"] = len(in_set)
     atomic.write_parquet(snakemake.output.in_set, in_set)
     for split in ("valid", "test"):
-        n_pairs = next_song.count_out_of_set_pairs(iter_sequences(inputs[split], batch_events))
-        rows = next_song.sample_rows(n_pairs, max_pairs["out_of_set"], seed)
-        pairs = next_song.out_of_set_pairs(iter_sequences(inputs[split], batch_events), rows)
-        summary[f"{split}_pairs_before_sampling"] = n_pairs
+        pairs, summary[f"{split}_pairs_before_sampling"] = next_song.sampled_out_of_set_pairs(
+            SequenceFile(inputs[split], batch_events), max_pairs["out_of_set"], seed)
         summary[f"{split}_pairs"] = len(pairs)
         atomic.write_parquet(snakemake.output[split], pairs)
     log.info("evaluation data: %s", summary)

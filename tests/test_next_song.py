@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from songvec.neighbors import normalize
 from songvec.next_song import (count_out_of_set_pairs, evaluate_pairs, mask_last, out_of_set_pairs,
-                               sample_pairs, sample_rows, vocabulary_rows)
+                               sample_pairs, sample_rows, sampled_out_of_set_pairs, vocabulary_rows)
 from songvec.sequences import Sequences, iter_sequences, write_sequences
 
 
@@ -155,6 +155,9 @@ def test_batched_pairs_equal_one_batch_and_naive_loops(tmp_path):
         expected = sample_pairs(out_of_set, max_pairs, seed)
         pd.testing.assert_frame_equal(out_of_set_pairs(batched, rows), expected)
         assert expected.equals(sample_pairs(out_of_set_pairs([seqs]), max_pairs, seed))
+        sampled, n_before = sampled_out_of_set_pairs(batched, max_pairs, seed)
+        pd.testing.assert_frame_equal(sampled, expected)
+        assert n_before == len(every)
 
 
 def test_sample_rows_by_hand_and_bad_rows():

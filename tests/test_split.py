@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 from songvec import split
 from songvec.sequences import Sequences, iter_sequences, read_sequences, write_sequences
-from songvec.split import PAPER_FRACTIONS, sequence_user_ids, split_counts, split_sequences, write_parts
+from songvec.split import (PAPER_FRACTIONS, sequence_user_ids, split_counts, split_file, split_sequences,
+                           write_parts)
 
 
 @pytest.mark.parametrize("n, expected", [
@@ -248,3 +249,18 @@ def test_write_parts_needs_a_path_per_part(tmp_path):
     with pytest.raises(ValueError, match="no output path for the part\\(s\\) \\['b'\\]"):
         write_parts([], {"a": np.array([], dtype=np.int64), "b": np.array([], dtype=np.int64)},
                     {"a": tmp_path / "a.parquet"}, 0)
+
+
+def test_split_file_writes_the_named_parts_of_split_sequences(tmp_path):
+    sequences = random_sequence_file(tmp_path / "all.parquet", np.random.default_rng(12))
+    fractions = {"sample": 0.3, "rest": 0.7}
+    user_ids, parts, written = split_file(tmp_path / "all.parquet", fractions, {"sample": tmp_path / "s.parquet"},
+                                          seed=4, batch_events=1024)
+    expected = split_sequences(len(sequences), fractions, seed=4)
+    assert user_ids.tolist() == sequences.user_ids.tolist()
+    assert {name: part.tolist() for name, part in parts.items()} == \
+        {name: part.tolist() for name, part in expected.items()}
+    assert as_rows(read_sequences(tmp_path / "s.parquet")) == naive_part(sequences, expected["sample"])
+    assert written == {"sample": {"sequences": len(expected["sample"]),
+                                  "events": int(sequences.lengths[expected["sample"]].sum())}}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.parquet", "s.parquet"]  # "rest" not written

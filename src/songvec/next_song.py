@@ -139,6 +139,18 @@ def out_of_set_pairs(batches: Iterable[Sequences], rows: np.ndarray | None = Non
     return pairs
 
 
+def sampled_out_of_set_pairs(heldout: Iterable[Sequences], max_pairs: int | None,
+                             seed: int) -> tuple[pd.DataFrame, int]:
+    """:func:`out_of_set_pairs` of the re-iterable ``heldout`` (e.g. a
+    :class:`songvec.sequences.SequenceFile`), sampled as :func:`sample_pairs` would sample them all.
+
+    Two passes: the pairs are counted, the sample drawn (:func:`sample_rows`), and only the sampled
+    pairs are built. Returns ``(pairs, number of pairs before sampling)``.
+    """
+    n_pairs = count_out_of_set_pairs(heldout)
+    return out_of_set_pairs(heldout, sample_rows(n_pairs, max_pairs, seed)), n_pairs
+
+
 def sample_rows(n_rows: int, max_rows: int | None, seed: int) -> np.ndarray | None:
     """Sorted indices of a seeded uniform sample of ``max_rows`` of ``n_rows`` rows without replacement.
 

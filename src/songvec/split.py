@@ -13,10 +13,11 @@ consecutive parts in the order of ``fractions``. Part sizes come from :func:`spl
 
 When ``n`` is too small for that, some parts may stay empty: this is allowed and logged as a warning.
 
-A sequence file larger than memory is split in two passes: :func:`sequence_user_ids` reads its
-``user_id`` column alone (how many sequences, and whose), :func:`split_sequences` draws the parts,
-then :func:`write_parts` routes each batch of :func:`songvec.sequences.iter_sequences` to the parts'
-files. Memory: one batch plus a few bytes per sequence, whatever the file size.
+A sequence file larger than memory is split in two passes (:func:`split_file`):
+:func:`sequence_user_ids` reads its ``user_id`` column alone (how many sequences, and whose),
+:func:`split_sequences` draws the parts, then :func:`write_parts` routes each batch of
+:func:`songvec.sequences.iter_sequences` to the parts' files. Memory: one batch plus a few bytes per
+sequence, whatever the file size.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from songvec.progress import Progress
-from songvec.sequences import ROW_GROUP_EVENTS, Sequences, SequenceWriter
+from songvec.sequences import (DEFAULT_BATCH_EVENTS, ROW_GROUP_EVENTS, Sequences, SequenceWriter, count_events,
+                               iter_sequences)
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +177,22 @@ def write_parts(batches: Iterable[Sequences], parts: Mapping[str, np.ndarray],
         log.info("%d of %d sequences are in no part: not written", n_unassigned, n_sequences)
     return {name: {"sequences": writer.n_sequences, "events": writer.n_events}
             for name, writer in zip(parts, writers)}
+
+
+def split_file(path: str | os.PathLike, fractions: Mapping[str, float],
+               paths: Mapping[str, str | os.PathLike], *, seed: int,
+               batch_events: int = DEFAULT_BATCH_EVENTS) -> tuple[np.ndarray, dict[str, np.ndarray], dict]:
+    """Split the sequence file at ``path`` with :func:`split_sequences` and write the parts named in
+    ``paths`` (the other parts are drawn but not written), reading the file in batches.
+
+    Returns ``(user_ids, parts, written)``: (n,) user of each sequence, part name -> sorted sequence
+    indices, and for each written part ``{"sequences": ..., "events": ...}`` (:func:`write_parts`).
+    """
+    user_ids = sequence_user_ids(path)
+    parts = split_sequences(len(user_ids), fractions, seed=seed)
+    written = write_parts(iter_sequences(path, batch_events), {name: parts[name] for name in paths}, paths,
+                          len(user_ids), total_events=count_events(path))
+    return user_ids, parts, written
 
 
 def _check_fractions(fractions: Mapping[str, float]) -> list[str]:
