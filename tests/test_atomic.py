@@ -30,6 +30,14 @@ def test_the_next_writer_removes_what_a_killed_writer_left(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-other.json-abc", "out.json"]
 
 
+def test_read_json_reads_what_write_json_wrote_and_names_a_bad_file(tmp_path):
+    atomic.write_json(tmp_path / "ok.json", {"a": [1, 2.5], "b": None})
+    assert atomic.read_json(tmp_path / "ok.json") == {"a": [1, 2.5], "b": None}
+    (tmp_path / "bad.json").write_text('{"a": 1,\n "b": }\n')
+    with pytest.raises(ValueError, match=r"bad\.json: not valid JSON: .*line 2 column 7"):
+        atomic.read_json(tmp_path / "bad.json")
+
+
 def test_a_writer_that_produces_nothing_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="produced nothing"):
         with atomic.atomic_path(tmp_path / "out.bin"):

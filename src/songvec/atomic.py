@@ -4,7 +4,7 @@ Every writer in the package goes through :func:`atomic_path`: the data goes to a
 the destination folder and is renamed onto the final name only after the write finished. A killed
 process leaves at most a ``.tmp-*`` file behind, never a truncated output under the final name; the
 next writer of the same output removes it (a writer owns its output: Snakemake never runs two jobs
-writing the same file).
+writing the same file). :func:`read_json` reads such outputs back.
 """
 
 from __future__ import annotations
@@ -75,6 +75,15 @@ def write_text(final_path: str | os.PathLike, text: str) -> None:
 def write_json(final_path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically (NaN is written as null)."""
     write_text(final_path, json.dumps(_nan_to_none(obj), indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON value in ``path`` (UTF-8); ValueError naming the file, line and column if it is not JSON."""
+    with open(path, encoding="utf-8") as file:
+        try:
+            return json.load(file)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON: {error}") from None
 
 
 def _nan_to_none(obj: Any) -> Any:
