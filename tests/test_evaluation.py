@@ -7,10 +7,10 @@ from sklearn.metrics import calinski_harabasz_score
 
 from songvec import evaluation
 from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator, evaluate_embedding
-from songvec.hpo import TrialInfeasible
 from songvec.atomic import write_parquet
 from songvec.sequences import Sequences, write_sequences
-from songvec.training import TrainingSettings, Word2VecParams, relative_cost
+from songvec.time_budget import TimeBudget, TrialInfeasible
+from songvec.training import TrainingSettings, Word2VecParams
 
 
 def naive_hitrate(vectors, ids, pairs, k):
@@ -86,22 +86,13 @@ def test_per_pair_rows_do_not_depend_on_the_model(space):
     assert first[["kind", "query", "target", "evaluated"]].equals(second[["kind", "query", "target", "evaluated"]])
 
 
-def test_relative_cost_by_hand():
-    default = Word2VecParams()
-    assert relative_cost(default, default) == 1.0
-    assert relative_cost(Word2VecParams(window=11, negative=11, vector_size=50), default) == \
-        pytest.approx(12 * 12 * 50 / (6 * 6 * 100))
-    assert relative_cost(Word2VecParams(alpha=0.1, ns_exponent=-1), default) == 1.0
-
-
 def test_a_configuration_predicted_far_over_budget_is_infeasible_without_training(space, monkeypatch):
     vectors, ids, data = space
     seqs = Sequences.from_events(np.repeat([1, 2], 30), np.tile(ids[:30], 2), np.zeros(60), np.arange(60))
     trained = []
     monkeypatch.setattr(evaluation, "train_word2vec", lambda *a, **k: trained.append(a) or 1 / 0)
     evaluate = configuration_evaluator(seqs, data, EvaluationSettings(k=5), TrainingSettings(epochs=1),
-                                       time_budget_seconds=1.25, reference=(Word2VecParams(), 1.0),
-                                       prediction_margin=3.0)
+                                       TimeBudget(Word2VecParams(), 1.0, factor=1.25, prediction_margin=3.0))
     with pytest.raises(TrialInfeasible, match="predicted training time"):
         evaluate({"vector_size": 200, "window": 40, "ns_exponent": 0.5, "negative": 100, "alpha": 0.01})
     assert not trained
@@ -117,11 +108,10 @@ def test_a_real_training_over_budget_becomes_an_infeasible_trial(space):
     seqs = Sequences.from_events(np.repeat(np.arange(20), 500), rng.choice(ids, 10_000), np.zeros(10_000),
                                  np.arange(10_000))
     evaluate = configuration_evaluator(seqs, data, EvaluationSettings(k=5), TrainingSettings(epochs=3),
-                                       time_budget_seconds=1e-6)
+                                       TimeBudget(Word2VecParams(), 1e-6, factor=1.0))
     with pytest.raises(TrialInfeasible, match="exceeds the budget"):
         evaluate({"vector_size": 20, "window": 2, "ns_exponent": 0.5, "negative": 2, "alpha": 0.01})
-    metrics = configuration_evaluator(seqs, data, EvaluationSettings(k=5), TrainingSettings(epochs=1),
-                                      time_budget_seconds=None)(
+    metrics = configuration_evaluator(seqs, data, EvaluationSettings(k=5), TrainingSettings(epochs=1), None)(
         {"vector_size": 20, "window": 2, "ns_exponent": 0.5, "negative": 2, "alpha": 0.01})
     assert 0 <= metrics["hitrate"] <= 1 and metrics["train_seconds"] > 0
 
@@ -133,7 +123,7 @@ def test_the_reference_configuration_is_never_held_to_the_budget(space):
                                  np.arange(2000))
     reference = Word2VecParams(vector_size=16, window=2, negative=2)
     evaluate = configuration_evaluator(seqs, data, EvaluationSettings(k=5), TrainingSettings(epochs=2),
-                                       time_budget_seconds=1e-6, reference=(reference, 1.0), prediction_margin=3.0)
+                                       TimeBudget(reference, 1.0, factor=1e-6, prediction_margin=3.0))
     metrics = evaluate({"vector_size": 16, "window": 2, "ns_exponent": 0.75, "negative": 2, "alpha": 0.025})
     assert metrics["train_cpu_seconds"] > 0
     with pytest.raises(TrialInfeasible, match="predicted training time"):  # same cost, other exponent

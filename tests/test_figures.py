@@ -14,6 +14,7 @@ from snakemake.iocontainers import Namedlist
 
 from songvec import figures, hpo
 from songvec.atomic import write_json, write_parquet
+from songvec.hpo.trials import DEFAULT_CONFIG_ATTR
 from songvec.popularity import popularity_buckets
 from songvec.sequences import Sequences, write_sequences
 
@@ -319,7 +320,7 @@ def make_study(objectives, trials):
     for state, hitrate, vrc, infeasible, default in trials:
         metrics = {"hitrate": hitrate, "vrc_genre": vrc, "ndcg": 0.1}
         values = [hitrate, vrc][:len(objectives)] if state == "COMPLETE" else None
-        attrs = {"infeasible": infeasible, hpo._DEFAULT_CONFIG_ATTR: default}
+        attrs = {"infeasible": infeasible, DEFAULT_CONFIG_ATTR: default}
         if state == "COMPLETE":
             attrs["metrics"] = metrics
         study.add_trial(optuna.trial.create_trial(

@@ -28,6 +28,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from songvec import hpo
+from songvec.hpo.storage import fail_stale_trials
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -291,7 +292,7 @@ def test_journal_heartbeat_fails_only_stale_trials(store):
     stale, alive, silent = study.ask(), study.ask(), study.ask()
     storage.set_trial_system_attr(stale._trial_id, "songvec:heartbeat", time.time() - 3)
     storage.record_heartbeat(alive._trial_id)
-    hpo._fail_stale_trials(study)
+    fail_stale_trials(study)
     states = {t.number: t.state for t in study.get_trials()}
     # A trial that never wrote a heartbeat is not judged (as in Optuna's RDB heartbeat).
     assert states == {stale.number: TrialState.FAIL, alive.number: TrialState.RUNNING,

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator
 from songvec.sequences import SequenceFile, Sequences, write_sequences
+from songvec.time_budget import OverTimeBudget, TimeBudget, TrialInfeasible
 from songvec.training import (
-    OverTimeBudget, TokenChunks, TrainingSettings, Word2VecParams, load_vectors, save_model,
-    train_word2vec)
+    TokenChunks, TrainingSettings, Word2VecParams, load_vectors, save_model, train_word2vec)
 
 SMALL = Word2VecParams(vector_size=8, window=3, negative=3)
 QUICK = TrainingSettings(epochs=2)
@@ -391,24 +391,7 @@ def test_hpo_evaluator_on_a_file_gives_the_in_memory_metrics_with_one_vocabulary
 
 # --- epochs scaled to the time budget (hpo.time_constraint: scale_epochs) ----------------------
 
-def test_epochs_within_budget_by_hand():
-    from songvec.training import epochs_within_budget
-
-    reference = Word2VecParams(vector_size=100, window=5, negative=5)  # cost 6 * 6 * 100
-    twice = Word2VecParams(vector_size=200, window=5, negative=5)
-    seven_times = Word2VecParams(vector_size=100, window=41, negative=5)  # 42 / 6 = 7
-    cheaper = Word2VecParams(vector_size=50, window=5, negative=5)
-    assert epochs_within_budget(twice, reference, 5, 1.25) == 3  # 3 x 2 = 6 <= 6.25
-    assert epochs_within_budget(seven_times, reference, 5, 1.25) == 0  # 7 > 6.25
-    assert epochs_within_budget(cheaper, reference, 5, 1.25) == 5  # never more than the reference's
-    assert epochs_within_budget(twice, reference, 4, 1.0) == 2  # exactly the budget is within it
-    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
-        epochs_within_budget(twice, reference, 0, 1.25)
-
-
 def test_scaled_epochs_train_costlier_configurations_shorter(tmp_path):
-    from songvec.hpo import TrialInfeasible
-
     seqs = long_sequences(seed=6)
     rng = np.random.default_rng(6)
     ids = np.unique(seqs.tracks)
@@ -420,8 +403,8 @@ def test_scaled_epochs_train_costlier_configurations_shorter(tmp_path):
     training = TrainingSettings(epochs=4, max_sentence_tokens=50)
     reference = Word2VecParams(vector_size=8, window=3, negative=3)
     reference_seconds = 100.0  # a generous budget: only the cost model decides the epochs here
-    evaluate = configuration_evaluator(seqs, data, EvaluationSettings(k=5), training, 1.25 * reference_seconds,
-                                       reference=(reference, reference_seconds), scale_epochs=True)
+    evaluate = configuration_evaluator(seqs, data, EvaluationSettings(k=5), training,
+                                       TimeBudget(reference, reference_seconds, constraint="scale_epochs"))
     as_dict = lambda p: dataclasses.asdict(p)  # noqa: E731
     assert evaluate(as_dict(reference))["epochs"] == 4
     assert evaluate(as_dict(Word2VecParams(vector_size=16, window=3, negative=3)))["epochs"] == 2  # 2x: 5/2
@@ -429,8 +412,6 @@ def test_scaled_epochs_train_costlier_configurations_shorter(tmp_path):
     with pytest.raises(TrialInfeasible, match="one epoch costs 6 x the reference's"):
         evaluate(as_dict(Word2VecParams(vector_size=48, window=3, negative=3)))
     # without scaling, the same costly configuration trains every epoch (the budget is generous)
-    unscaled = configuration_evaluator(seqs, data, EvaluationSettings(k=5), training, 1.25 * reference_seconds,
-                                       reference=(reference, reference_seconds))
+    unscaled = configuration_evaluator(seqs, data, EvaluationSettings(k=5), training,
+                                       TimeBudget(reference, reference_seconds, constraint="reject"))
     assert unscaled(as_dict(Word2VecParams(vector_size=16, window=3, negative=3)))["epochs"] == 4
-    with pytest.raises(ValueError, match="scale_epochs needs the reference configuration"):
-        configuration_evaluator(seqs, data, EvaluationSettings(k=5), training, None, scale_epochs=True)

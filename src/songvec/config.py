@@ -42,7 +42,7 @@ def schema_problems(config: dict, schema: dict) -> list[str]:
 
 def semantic_problems(config: dict) -> list[str]:
     """Cross-field problems the schema cannot express."""
-    from songvec.hpo import Objective
+    from songvec.objectives import Objective
 
     problems = []
     split = config["split"]

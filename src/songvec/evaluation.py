@@ -21,11 +21,10 @@ import numpy as np
 import pandas as pd
 
 from songvec import clustering, false_neighbors, neighbors, next_song
-from songvec.sequences import DEFAULT_BATCH_EVENTS, Sequences, iter_sequences, song_counts
-from songvec.hpo import TrialInfeasible
-from songvec.training import (RECORD_SECONDS, OverTimeBudget, TokenChunks, TrainingSettings, Word2VecParams,
-                              epochs_within_budget, relative_cost, train_word2vec)
 from songvec.genres import UNKNOWN
+from songvec.sequences import DEFAULT_BATCH_EVENTS, Sequences, iter_sequences, song_counts
+from songvec.time_budget import CLOCKS, OverTimeBudget, TimeBudget, TrialPlan
+from songvec.training import TokenChunks, TrainingSettings, Word2VecParams, train_word2vec
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +117,9 @@ class EmbeddingEvaluation:
 
 def evaluate_embedding(vectors: np.ndarray, track_ids: np.ndarray, data: EvaluationData,
                        settings: EvaluationSettings, *, coherence: bool = False,
-                       threads: int | None = None) -> EmbeddingEvaluation:
-    """All metrics of the embedding ``vectors`` (V, d) whose row ``i`` is track ``track_ids[i]``."""
+                       threads: int = 1) -> EmbeddingEvaluation:
+    """All metrics of the embedding ``vectors`` (V, d) whose row ``i`` is track ``track_ids[i]``; the
+    neighbour searches run ``threads`` threads (the calling rule's ``threads``)."""
     unit = neighbors.normalize(vectors)
     lookup = _row_lookup(track_ids)
     metrics: dict[str, Any] = {"vocabulary_size": int(len(track_ids))}
@@ -223,65 +223,38 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 def configuration_evaluator(train: Sequences | Iterable[Sequences], data: EvaluationData,
                             settings: EvaluationSettings, training: TrainingSettings,
-                            time_budget_seconds: float | None,
-                            reference: tuple[Word2VecParams, float] | None = None,
-                            prediction_margin: float | None = None, budget_clock: str = "cpu",
-                            scale_epochs: bool = False, logger: logging.Logger | None = None):
+                            budget: TimeBudget | None = None, *, threads: int = 1,
+                            logger: logging.Logger | None = None):
     """``evaluate(params) -> metrics`` for the HPO engine: train on ``train`` with the hyper-parameters
-    ``params`` (Word2VecParams fields), then compute the metrics on ``data``.
+    ``params`` (Word2VecParams fields), then compute the metrics on ``data`` with ``threads`` threads.
 
     ``train``: the training sequences in memory or a re-iterable source of batches (a
     :class:`songvec.sequences.SequenceFile`, never loaded whole: read again on every epoch). Its
     vocabulary pass is made here, once for all the evaluations (:class:`songvec.training.TokenChunks`).
 
-    A training projected over ``time_budget_seconds`` (on ``budget_clock``, see
-    :func:`songvec.training.train_word2vec`) raises :class:`songvec.hpo.TrialInfeasible`; the reference
-    configuration itself is never held to the budget (it defines it).
-    With ``reference`` = (default params, their measured training seconds) and ``prediction_margin``,
-    a configuration whose predicted time (:func:`songvec.training.relative_cost` x reference seconds)
-    exceeds ``prediction_margin`` x the budget is infeasible without training: random draws from the
-    paper's ranges are often tens of times slower than the default and would otherwise each spend
-    part of an epoch proving it.
-
-    ``scale_epochs`` (needs ``reference`` and a budget) reads the time constraint the other way: a
-    costlier configuration trains fewer epochs, as many as fit the budget by
-    :func:`songvec.training.epochs_within_budget` (never more than ``training.epochs``); only one whose
-    single epoch is over the budget is infeasible. The measured budget still applies to the training.
+    ``budget`` (:class:`songvec.time_budget.TimeBudget`) plans each training (its epochs, or
+    :class:`~songvec.time_budget.TrialInfeasible` by the cost model before any training) and bounds its
+    time; a training projected over the budget raises ``TrialInfeasible`` too. None: no time limit.
 
     The returned metrics are the scalar ones of :func:`evaluate_embedding` plus the training seconds
-    and ``epochs`` (the epochs trained).
+    on every clock and ``epochs`` (the epochs trained).
     """
-    if scale_epochs and (reference is None or time_budget_seconds is None):
-        raise ValueError("scale_epochs needs the reference configuration and a time budget")
     corpus = TokenChunks(train, training.max_sentence_tokens, logger=logger)
 
     def evaluate(params: Mapping[str, Any]) -> dict:
         params = Word2VecParams(**params)
-        budget = None if reference is not None and params == reference[0] else time_budget_seconds
-        trial_training = training
-        if scale_epochs and budget is not None:
-            epochs = epochs_within_budget(params, reference[0], training.epochs, budget / reference[1])
-            if epochs == 0:
-                cost = relative_cost(params, reference[0])
-                raise TrialInfeasible(f"one epoch costs {cost:.3g} x the reference's, more than the budget of "
-                                      f"{budget / reference[1]:.3g} x its {training.epochs} epochs",
-                                      violation=cost / (training.epochs * budget / reference[1]) - 1)
-            trial_training = dataclasses.replace(training, epochs=epochs)
-        if reference is not None and prediction_margin is not None and budget is not None:
-            predicted = (relative_cost(params, reference[0]) * reference[1]
-                         * trial_training.epochs / training.epochs)
-            if predicted > prediction_margin * budget:
-                raise TrialInfeasible(f"predicted training time {predicted:.3g}s exceeds {prediction_margin:g} x "
-                                      f"the budget of {budget:.3g}s",
-                                      violation=max(predicted / budget - 1, 1e-9))
+        plan = budget.plan(params, training.epochs) if budget is not None else TrialPlan(training.epochs, None)
+        trial_training = training if plan.epochs == training.epochs else \
+            dataclasses.replace(training, epochs=plan.epochs)
         try:
-            model = train_word2vec(corpus, params, trial_training, time_budget_seconds=budget,
-                                   budget_clock=budget_clock, logger=logger)
+            model = train_word2vec(corpus, params, trial_training, time_budget_seconds=plan.budget_seconds,
+                                   budget_clock=budget.clock if budget is not None else "cpu", logger=logger)
         except OverTimeBudget as over:
-            raise TrialInfeasible(str(over), violation=over.projected_seconds / over.budget_seconds - 1) from over
+            raise over.as_infeasible() from over
         result = evaluate_embedding(model.wv.vectors, np.asarray(model.wv.index_to_key, dtype=np.int64),
-                                    data, settings)
-        return (scalar_metrics(result.metrics) | {key: model.record[key] for key in RECORD_SECONDS.values()}
+                                    data, settings, threads=threads)
+        return (scalar_metrics(result.metrics) | {clock.record_key: model.record[clock.record_key]
+                                                  for clock in CLOCKS.values()}
                 | {"epochs": trial_training.epochs})
 
     return evaluate

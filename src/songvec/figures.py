@@ -31,7 +31,7 @@ from scipy import stats
 
 from songvec import play_rate, popularity, tables
 from songvec.atomic import atomic_path
-from songvec.hpo import Objective
+from songvec.objectives import Objective
 
 log = logging.getLogger(__name__)
 

@@ -83,7 +83,7 @@ def table4(rows: Sequence[Mapping], marks: Mapping[str, Mapping[str, str]] | Non
 
 def opt_type(objective: str | None) -> str:
     """Table 4's "Opt. type" of a study's objective: ``default`` (None), ``single`` or ``multi`` (lambda)."""
-    from songvec.hpo import Objective
+    from songvec.objectives import Objective
 
     if objective is None or objective == "default":
         return "default"

@@ -12,10 +12,10 @@ Three things gensim does not do on its own:
   of at most ``max_sentence_tokens`` tokens, so every event is trained on. The only loss is the
   context across a chunk boundary (at most ``window`` pairs on either side of each cut).
 - Time budget. The paper constrains every trial to about the training time of the default
-  configuration (1.25x in 4.7). While gensim reads the corpus, and after each epoch, the total
-  training time is projected from the share of tokens done; once it exceeds the budget the corpus
-  stops yielding (the epoch ends early) and :class:`OverTimeBudget` is raised from the epoch-end
-  callback. gensim runs each epoch in fresh threads that have all finished when the epoch-end
+  configuration (1.25x in 4.7; the budget itself is defined in :mod:`songvec.time_budget`). While
+  gensim reads the corpus, and after each epoch, the total training time is projected from the share
+  of tokens done; once it exceeds the budget the corpus stops yielding (the epoch ends early) and
+  :class:`~songvec.time_budget.OverTimeBudget` is raised from the epoch-end callback. gensim runs each epoch in fresh threads that have all finished when the epoch-end
   callbacks run, so the exception leaves no thread behind (tested).
 - Determinism. With ``workers=1`` and a fixed ``seed`` the vectors are bit-identical across runs and
   across ``PYTHONHASHSEED`` values: gensim 4.4 initialises vectors from ``numpy.random.default_rng(seed)``
@@ -50,12 +50,9 @@ from gensim.models.callbacks import CallbackAny2Vec
 from songvec import atomic
 from songvec.progress import Progress
 from songvec.sequences import Sequences, song_counts
+from songvec.time_budget import CLOCKS, OverTimeBudget
 
 _log = logging.getLogger(__name__)
-
-#: Clocks a time budget can be measured on (seconds), and the training record field each one fills.
-BUDGET_CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
-RECORD_SECONDS = {"cpu": "train_cpu_seconds", "wall": "train_seconds"}
 
 GENSIM_MAX_SENTENCE_TOKENS = 10_000
 """gensim's compiled trainer keeps only the first 10,000 tokens of a sentence (MAX_SENTENCE_LEN)."""
@@ -120,9 +117,12 @@ class TrainingSettings:
     batch_words: int = 10_000
 
     @classmethod
-    def from_config(cls, word2vec: dict, seed: int) -> "TrainingSettings":
-        """Settings from the config's ``word2vec`` section (everything but ``defaults``) and a seed."""
-        return cls(**{key: value for key, value in word2vec.items() if key != "defaults"}, seed=seed)
+    def from_config(cls, word2vec: dict, seed: int, workers: int | None = None) -> "TrainingSettings":
+        """Settings from the config's ``word2vec`` section (everything but ``defaults``) and a seed;
+        ``workers``: the training threads of the calling rule (``snakemake.threads``, which Snakemake
+        lowers to ``--cores`` when the rule asks for more), instead of ``word2vec.workers``."""
+        settings = {key: value for key, value in word2vec.items() if key != "defaults"}
+        return cls(**settings | ({} if workers is None else {"workers": workers}), seed=seed)
 
     def __post_init__(self):
         for name in ("epochs", "min_count", "workers", "max_sentence_tokens", "batch_words"):
@@ -233,28 +233,6 @@ def _chunk_bounds(offsets: np.ndarray, max_tokens: int) -> tuple[np.ndarray, np.
     return starts, ends
 
 
-class OverTimeBudget(RuntimeError):
-    """Training was stopped because its projected time exceeds the time budget.
-
-    Attributes (seconds): ``projected_seconds`` (projected train() time for all epochs),
-    ``budget_seconds``, ``elapsed_seconds`` (spent when stopped), and ``epochs_completed``.
-    """
-
-    def __init__(self, projected_seconds: float, budget_seconds: float, elapsed_seconds: float,
-                 epochs_completed: int):
-        super().__init__(
-            f"projected training time {projected_seconds:.3g}s exceeds the budget of "
-            f"{budget_seconds:.3g}s (stopped after {epochs_completed} epoch(s), {elapsed_seconds:.3g}s)")
-        self.projected_seconds = projected_seconds
-        self.budget_seconds = budget_seconds
-        self.elapsed_seconds = elapsed_seconds
-        self.epochs_completed = epochs_completed
-
-    def __reduce__(self):  # picklable with its attributes (e.g. across worker processes)
-        return type(self), (self.projected_seconds, self.budget_seconds, self.elapsed_seconds,
-                            self.epochs_completed)
-
-
 class _BudgetedCorpus:
     """The corpus as gensim reads it, with the time budget checked between chunks.
 
@@ -341,36 +319,6 @@ class _EpochMonitor(CallbackAny2Vec):
             raise OverTimeBudget(projected, self.budget_seconds, elapsed, self.epochs_completed)
 
 
-def relative_cost(params: Word2VecParams, reference: Word2VecParams) -> float:
-    """Training cost of ``params`` relative to ``reference`` on the same corpus and epochs.
-
-    Skip-gram with negative sampling trains, per token, about ``window + 1`` context pairs (gensim
-    shrinks the window at random to 1..window on each side), each a dot product and update with
-    ``negative + 1`` vectors of ``vector_size`` floats: cost ~ (window + 1)(negative + 1) vector_size.
-    The learning rate and the sampling exponent do not change the cost.
-    """
-    def cost(p: Word2VecParams) -> float:
-        return (p.window + 1) * (p.negative + 1) * p.vector_size
-
-    return cost(params) / cost(reference)
-
-
-def epochs_within_budget(params: Word2VecParams, reference: Word2VecParams, epochs: int,
-                         budget_factor: float) -> int:
-    """Most epochs, at most ``epochs``, that ``params`` can train in ``budget_factor`` times the time of
-    ``reference`` trained for ``epochs`` (by :func:`relative_cost`); 0 when even one epoch is over.
-
-    For example with 5 epochs and a factor 1.25, a configuration 2x costlier per epoch gets 3 epochs
-    (1.2x the reference's time) and one 7x costlier gets 0. Cheaper ones keep ``epochs``.
-    """
-    if int(epochs) != epochs or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-    if not budget_factor > 0:
-        raise ValueError(f"budget_factor must be > 0, got {budget_factor!r}")
-    affordable = math.floor(epochs * budget_factor / relative_cost(params, reference) + 1e-9)
-    return int(min(epochs, affordable))
-
-
 def stable_hash(text: str) -> int:
     """CRC-32 of the UTF-8 text: a ``hashfxn`` for gensim that does not depend on PYTHONHASHSEED."""
     return zlib.crc32(text.encode("utf-8"))
@@ -411,8 +359,8 @@ def train_word2vec(corpus: Sequences | Iterable[Sequences] | TokenChunks, params
     projected from the share of tokens done; over the budget, :class:`OverTimeBudget` is raised (also
     after the last epoch). ``logger`` receives the per-epoch progress lines (default: this module's).
     """
-    if budget_clock not in BUDGET_CLOCKS:
-        raise ValueError(f"budget_clock must be one of {sorted(BUDGET_CLOCKS)}, got {budget_clock!r}")
+    if budget_clock not in CLOCKS:
+        raise ValueError(f"budget_clock must be one of {sorted(CLOCKS)}, got {budget_clock!r}")
     log = logger or _log
     started = time.perf_counter()
     if not isinstance(corpus, TokenChunks):
@@ -437,7 +385,7 @@ def train_word2vec(corpus: Sequences | Iterable[Sequences] | TokenChunks, params
              len(corpus.song_ids), int(below_min_count.sum()), settings.min_count,
              int(corpus.song_counts[below_min_count].sum()), asdict(params))
 
-    budgeted = _BudgetedCorpus(corpus, settings.epochs, time_budget_seconds, BUDGET_CLOCKS[budget_clock])
+    budgeted = _BudgetedCorpus(corpus, settings.epochs, time_budget_seconds, CLOCKS[budget_clock].now)
     monitor = _EpochMonitor(budgeted, log)
     train_started, train_cpu_started = time.perf_counter(), time.process_time()
     effective_words, raw_words = model.train(budgeted, total_examples=len(corpus),

@@ -17,7 +17,7 @@ os.environ.update(
 )
 
 from songvec.config import check_config
-from songvec.hpo import Objective
+from songvec.objectives import Objective
 from songvec.sequences import track_id_bound
 
 check_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")

@@ -1,0 +1,111 @@
+"""The time budget of HPO trials (songvec.time_budget): the cost model by hand, the plan of a trial
+(epochs, infeasible before training), the budget read from config, and that it needs no Optuna."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from songvec.time_budget import (CLOCKS, OverTimeBudget, TimeBudget, TrialInfeasible, TrialPlan,
+                                 epochs_within_budget, relative_cost)
+from songvec.training import Word2VecParams
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+REFERENCE = Word2VecParams(vector_size=100, window=5, negative=5)  # cost 6 * 6 * 100
+
+
+def test_relative_cost_by_hand():
+    default = Word2VecParams()
+    assert relative_cost(default, default) == 1.0
+    assert relative_cost(Word2VecParams(window=11, negative=11, vector_size=50), default) == \
+        pytest.approx(12 * 12 * 50 / (6 * 6 * 100))
+    assert relative_cost(Word2VecParams(alpha=0.1, ns_exponent=-1), default) == 1.0
+
+
+def test_epochs_within_budget_by_hand():
+    twice = Word2VecParams(vector_size=200, window=5, negative=5)
+    seven_times = Word2VecParams(vector_size=100, window=41, negative=5)  # 42 / 6 = 7
+    cheaper = Word2VecParams(vector_size=50, window=5, negative=5)
+    assert epochs_within_budget(twice, REFERENCE, 5, 1.25) == 3  # 3 x 2 = 6 <= 6.25
+    assert epochs_within_budget(seven_times, REFERENCE, 5, 1.25) == 0  # 7 > 6.25
+    assert epochs_within_budget(cheaper, REFERENCE, 5, 1.25) == 5  # never more than the reference's
+    assert epochs_within_budget(twice, REFERENCE, 4, 1.0) == 2  # exactly the budget is within it
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
+        epochs_within_budget(twice, REFERENCE, 0, 1.25)
+
+
+def test_the_reference_is_never_held_to_the_budget():
+    budget = TimeBudget(REFERENCE, 10.0, factor=1e-9, prediction_margin=1.0, constraint="scale_epochs")
+    assert budget.plan(REFERENCE, 5) == TrialPlan(5, None)
+
+
+def test_reject_plans_full_epochs_and_rejects_what_the_cost_model_puts_past_the_margin():
+    budget = TimeBudget(REFERENCE, 10.0, factor=1.25, prediction_margin=3.0)
+    assert budget.seconds == 12.5
+    three_times = Word2VecParams(vector_size=300, window=5, negative=5)  # predicted 30 s <= 3 x 12.5
+    assert budget.plan(three_times, 5) == TrialPlan(5, 12.5)
+    four_times = Word2VecParams(vector_size=400, window=5, negative=5)  # predicted 40 s > 37.5
+    with pytest.raises(TrialInfeasible, match=r"predicted training time 40s exceeds 3 x the budget of 12.5s") as err:
+        budget.plan(four_times, 5)
+    assert err.value.violation == pytest.approx(40 / 12.5 - 1)
+    # without a margin only the measured training decides
+    assert TimeBudget(REFERENCE, 10.0).plan(four_times, 5) == TrialPlan(5, 12.5)
+
+
+def test_scale_epochs_trains_costlier_configurations_fewer_epochs():
+    budget = TimeBudget(REFERENCE, 10.0, factor=1.25, constraint="scale_epochs", prediction_margin=3.0)
+    assert budget.plan(Word2VecParams(vector_size=200, window=5, negative=5), 5) == TrialPlan(3, 12.5)
+    assert budget.plan(Word2VecParams(vector_size=50, window=5, negative=5), 5) == TrialPlan(5, 12.5)
+    seven_times = Word2VecParams(vector_size=100, window=41, negative=5)
+    with pytest.raises(TrialInfeasible, match="one epoch costs 7 x the reference's, more than the budget of "
+                                              "1.25 x its 5 epochs") as err:
+        budget.plan(seven_times, 5)
+    assert err.value.violation == pytest.approx(7 / (5 * 1.25) - 1)
+
+
+def test_from_config_reads_the_reference_seconds_of_the_chosen_clock():
+    hpo = {"time_budget_factor": 2.0, "time_measure": "wall", "time_constraint": "reject", "prediction_margin": None}
+    record = {"train_seconds": 4.0, "train_cpu_seconds": 3.0}
+    budget = TimeBudget.from_config(hpo, REFERENCE, record)
+    assert (budget.reference_seconds, budget.seconds, budget.clock) == (4.0, 8.0, "wall")
+    assert TimeBudget.from_config(hpo | {"time_measure": "cpu"}, REFERENCE, record).seconds == 6.0
+    assert {clock.record_key for clock in CLOCKS.values()} == set(record)
+    with pytest.raises(ValueError, match="config key 'hpo.time_measure' must be one of"):
+        TimeBudget.from_config(hpo | {"time_measure": "sundial"}, REFERENCE, record)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"constraint": "shorten"}, "time constraint must be one of"),
+    ({"clock": "gpu"}, "clock must be one of"),
+    ({"factor": 0}, "factor must be > 0"),
+    ({"reference_seconds": -1.0}, "reference_seconds must be > 0"),
+    ({"prediction_margin": 0.0}, "prediction_margin must be > 0"),
+])
+def test_bad_budgets_are_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        TimeBudget(**{"reference": REFERENCE, "reference_seconds": 1.0} | fields)
+
+
+def test_an_overrun_becomes_an_infeasible_trial():
+    infeasible = OverTimeBudget(projected_seconds=15.0, budget_seconds=10.0, elapsed_seconds=3.0,
+                                epochs_completed=1).as_infeasible()
+    assert infeasible.violation == pytest.approx(0.5)
+    assert "projected training time 15s exceeds the budget of 10s" in infeasible.reason
+    with pytest.raises(ValueError, match="violation must be > 0"):
+        TrialInfeasible("not over", violation=0.0)
+
+
+@pytest.mark.parametrize("module", ["songvec.time_budget", "songvec.evaluation", "songvec.objectives"])
+def test_metric_code_does_not_import_optuna(module):
+    """The budget and the metrics are used without the HPO engine (e.g. rule evaluate_model)."""
+    code = (f"import sys, {module}; loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'optuna'); "
+            f"print(loaded); sys.exit(1 if loaded else 0)")
+    env = dict(os.environ, PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, f"import {module} loaded optuna modules: {result.stdout}{result.stderr}"
+    # the check can fail: the HPO engine does load optuna
+    engine = subprocess.run([sys.executable, "-c", code.replace(module, "songvec.hpo")], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert engine.returncode == 1 and "'optuna'" in engine.stdout
