@@ -53,7 +53,7 @@ def test_by_hand_order_ties_and_exclusion():
     assert indices.dtype == np.int64 and scores.dtype == np.float32
 
 
-@pytest.mark.parametrize("block_rows, block_cols, threads", [(128, 2048, None), (7, 13, 2), (1, 1, 1),
+@pytest.mark.parametrize("block_rows, block_cols, threads", [(128, 2048, 1), (7, 13, 2), (1, 1, 1),
                                                              (50, 64, 3)])
 def test_matches_naive_on_integer_data_with_ties(block_rows, block_cols, threads):
     rng = np.random.default_rng(3)

@@ -130,7 +130,7 @@ def _group_sums(vectors, divisors, groups, n_groups, shift):
 
 
 def local_coherence(vectors: np.ndarray, labels_per_row, query_rows: np.ndarray, m: int = 50,
-                    unknown_label="unknown", threads: int | None = None) -> np.ndarray:
+                    unknown_label="unknown", threads: int = 1) -> np.ndarray:
     """Fraction of each query's ``m`` nearest neighbours that share its label.
 
     Args:
@@ -138,6 +138,7 @@ def local_coherence(vectors: np.ndarray, labels_per_row, query_rows: np.ndarray,
         labels_per_row: (V,) label of every row (primary genre or artist).
         query_rows: (Q,) int rows of the query songs.
         m: neighbours per query (the paper: 50), the query itself excluded.
+        threads: worker threads of the neighbour search (the caller's rule's ``threads``).
         unknown_label: label meaning "unknown" (None: none). Neighbours with an unknown label
             count as different; a query with an unknown label gets NaN (counted in the log).
 

@@ -21,7 +21,6 @@ similarities differ by less than float32 rounding (~1e-7).
 from __future__ import annotations
 
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -70,7 +69,7 @@ def require_unit_rows(vectors: np.ndarray, name: str = "vectors", atol: float = 
 
 
 def top_k(queries: np.ndarray, base: np.ndarray, k: int, exclude: np.ndarray | None = None,
-          block_rows: int = 128, block_cols: int = 2048, threads: int | None = None,
+          block_rows: int = 128, block_cols: int = 2048, threads: int = 1,
           ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` base rows by inner product for every query.
 
@@ -83,8 +82,9 @@ def top_k(queries: np.ndarray, base: np.ndarray, k: int, exclude: np.ndarray | N
         block_rows, block_cols: tile shape. Memory beyond the outputs:
             ``threads * block_rows * (block_cols * 4 + k * 12)`` bytes (default 2 x ~1.1 MiB);
             the default tile (1 MiB) fits a 1 MiB+ L2 cache.
-        threads: worker threads (default: the CPUs this process may run on). BLAS is limited to
-            one thread per call meanwhile (process-wide, through threadpoolctl).
+        threads: worker threads; give the calling rule's ``threads`` (with 1, the search runs in the
+            calling thread and no pool is made). BLAS is limited to one thread per call meanwhile
+            (process-wide, through threadpoolctl).
 
     Returns:
         indices (Q, k) int64 and scores (Q, k) float32, each row by decreasing score, ties by
@@ -98,8 +98,7 @@ def top_k(queries: np.ndarray, base: np.ndarray, k: int, exclude: np.ndarray | N
     k = _check_positive(k, "k")
     block_rows = _check_positive(block_rows, "block_rows")
     block_cols = _check_positive(block_cols, "block_cols")
-    threads = _check_positive(threads if threads is not None else len(os.sched_getaffinity(0)),
-                              "threads")
+    threads = _check_positive(threads, "threads")
     n_queries, n_base = len(queries), len(base)
     exclude = _check_exclude(exclude, n_queries, n_base)
     if k > n_base:

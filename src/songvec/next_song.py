@@ -177,7 +177,7 @@ def sample_pairs(pairs: pd.DataFrame, max_pairs: int | None, seed: int) -> pd.Da
 
 
 def evaluate_pairs(vectors: np.ndarray, key_index, pairs: pd.DataFrame, k: int = 100,
-                   oov_policy: str = "skip", self_pairs: str = "skip", threads: int | None = None,
+                   oov_policy: str = "skip", self_pairs: str = "skip", threads: int = 1,
                    ) -> tuple[pd.DataFrame, dict]:
     """HitRate@k and NDCG@k of next-song prediction by exact nearest neighbours.
 
@@ -193,7 +193,7 @@ def evaluate_pairs(vectors: np.ndarray, key_index, pairs: pd.DataFrame, k: int =
         self_pairs: a pair with query == target (a repeated play) can never hit because the query
             itself is excluded from its neighbours: "skip" leaves it out of the means, "keep"
             counts it (as a miss). An OOV self pair follows both policies (left out if either skips).
-        threads: worker threads of the neighbour search (default: all available CPUs).
+        threads: worker threads of the neighbour search (the caller's rule's ``threads``).
 
     Returns:
         per_pair: the rows of ``pairs`` in the same order and index, plus ``in_vocab``,
