@@ -8,7 +8,7 @@ of the data and embedding path, each in a fresh Python process so that its peak 
     map_genres          map_genres
     split               split_sequences (98/1/1)
     prepare_evaluation  prepare_evaluation (masking, in-set and sampled out-of-set pairs)
-    mine_false_neighbors mine_false_neighbors (chi-squared bigram test)
+    mine_hard_negatives  mine_hard_negatives (chi-squared bigram test)
     train_word2vec      train_model with ONE epoch (the table also gives 5 epochs)
     evaluate_embedding  evaluate_model on the validation pairs (with local coherence)
 
@@ -55,7 +55,7 @@ if str(SRC) not in sys.path:
 
 from songvec import atomic, demo_data  # noqa: E402
 
-STAGES = ("ingest", "map_genres", "split", "prepare_evaluation", "mine_false_neighbors",
+STAGES = ("ingest", "map_genres", "split", "prepare_evaluation", "mine_hard_negatives",
           "train_word2vec", "evaluate_embedding")
 LFM1B_EVENTS = 1.088e9  # Schedl 2016: 1,088,161,692 events, 32,291,134 tracks, 120,322 users
 LFM1B_TRACKS = 32.3e6
@@ -112,10 +112,10 @@ def stage_specs(config: dict) -> dict[str, dict]:
                     "valid": "valid_pairs.parquet", "test": "test_pairs.parquet", "summary": "pairs_summary.json"},
             params={"batch_events": batch_events, "max_pairs": config["evaluation"]["max_pairs"],
                     "seed": config["seed"]}),
-        "mine_false_neighbors": dict(
-            script="mine_false_neighbors", input={"train_masked": "train_masked.parquet"},
-            output={"pairs": "hard_negatives.parquet", "summary": "false_neighbors_summary.json"},
-            params={"batch_events": batch_events, "options": config["false_neighbors"]}),
+        "mine_hard_negatives": dict(
+            script="mine_hard_negatives", input={"train_masked": "train_masked.parquet"},
+            output={"pairs": "hard_negatives.parquet", "summary": "hard_negatives_summary.json"},
+            params={"batch_events": batch_events, "options": config["hard_negatives"]}),
         "train_word2vec": dict(
             script="train_model", input={"train_masked": "train_masked.parquet", "params": []},
             output={"vectors": "vectors.kv", "record": "record.json"},
@@ -172,8 +172,8 @@ def stage_counts(stage: str, work: Path) -> dict:
         summary = load("ingest_summary.json")
         return {"events_written": summary["events_written"], "users": summary["users"],
                 "tracks": summary["tracks"], "skipped_rows": sum(summary["skipped"].values())}
-    if stage == "mine_false_neighbors":
-        summary = load("false_neighbors_summary.json")
+    if stage == "mine_hard_negatives":
+        summary = load("hard_negatives_summary.json")
         return {"distinct_pairs": summary["n_distinct_pairs"], "hard_negative_pairs": summary["n_hard_negative_pairs"],
                 "spilled_bytes": summary["spilled_bytes"]}
     if stage == "train_word2vec":

@@ -1,4 +1,4 @@
-"""Hard-negative mining (songvec.false_neighbors.mine_hard_negatives): speed and memory.
+"""Hard-negative mining (songvec.hard_negatives.mine_hard_negatives): speed and memory.
 
 Prints, measured in one run on the same synthetic data:
   - in memory (one ``Sequences``, nothing spilled): the first call in the process (cold: its arrays
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from synthetic import zipf_sequences
 
-from songvec.false_neighbors import mine_hard_negatives
+from songvec.hard_negatives import mine_hard_negatives
 from songvec.sequences import count_events, iter_sequences, write_sequences
 
 MIN_COOCCURRENCE, CHI2_FACTOR = 5, 1e-5

@@ -44,6 +44,8 @@ def test_default_config_is_valid():
     (lambda c: c["final"].update(seeds=[]), "config key 'final.seeds': [] should be non-empty"),
     (lambda c: c["analyses"]["popularity"].update(optimized="lambdaGenre(0.5)"),
      "config key 'analyses.popularity.optimized'"),
+    (lambda c: c.update(false_neighbors={"min_cooccurrence": 3}),
+     "config key 'false_neighbors' was renamed to 'hard_negatives'"),
     (lambda c: c["lfm1b"]["files"]["LFM-1b.zip"].update(sha256="abc"),
      "config key 'lfm1b.files.LFM-1b.zip.sha256': 'abc' does not match"),
 ])

@@ -199,8 +199,8 @@ def test_imports_are_followed_through_songvec():
     worker = third_party_imports(REPO / "scripts" / "hpo_worker.py")
     assert worker["optuna"][:2] == ["hpo_worker.py", "songvec.hpo"]
     assert worker["sqlalchemy"][-1] == "songvec.hpo.storage"  # imported inside open_storage
-    assert worker["numba"][-1] in ("songvec.neighbors", "songvec.clustering", "songvec.false_neighbors",
-                                   "songvec.hard_negatives", "songvec.sequences")
+    assert worker["numba"][-1] in ("songvec.neighbors", "songvec.clustering", "songvec.hard_negatives",
+                                   "songvec.sequences")
     evaluate = third_party_imports(REPO / "scripts" / "evaluate_model.py")
     assert "optuna" not in evaluate and "gensim" in evaluate  # gensim through songvec.training
 

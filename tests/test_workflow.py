@@ -43,7 +43,7 @@ def test_dry_run_on_a_fresh_clone_shows_the_whole_paper(tmp_path):
     # default + 7 studies + 3 scale studies, 3 seeds each, + the HPO reference model (seed 42)
     assert counts["train_model"] == 34
     for rule in ("generate_demo", "ingest_events", "map_genres", "split_sequences", "dataset_statistics",
-                 "mine_false_neighbors", "table4", "popularity_analysis", "coherence_vs_vrc",
+                 "mine_hard_negatives", "table4", "popularity_analysis", "coherence_vs_vrc",
                  "play_rate_analysis", "scale_table", "tradeoff_plot", "package_versions"):
         assert counts[rule] == 1, rule
 
@@ -136,7 +136,7 @@ def test_batch_size_changes_no_result(tiny_run, tmp_path):
     one_batch.write_text("streaming: {batch_events: 100000000}\n")
     parquet = ["data/split/train.parquet", "data/split/valid.parquet", "data/split/test.parquet",
                "data/train_masked.parquet", "data/pairs/in_set.parquet", "data/pairs/valid.parquet",
-               "data/pairs/test.parquet", "data/track_genres.parquet", "false_neighbors/hard_negatives.parquet",
+               "data/pairs/test.parquet", "data/track_genres.parquet", "hard_negatives/pairs.parquet",
                "metrics/default/seed-42/valid_pairs.parquet"]
     json_files = ["data/split/summary.json", "data/pairs/summary.json", "data/genre_summary.json",
                   "metrics/default/seed-42/valid.json"]
@@ -147,7 +147,7 @@ def test_batch_size_changes_no_result(tiny_run, tmp_path):
         pd.testing.assert_frame_equal(pd.read_parquet(batched / name), pd.read_parquet(whole / name), obj=name)
     for name in json_files:
         assert json.loads((batched / name).read_text()) == json.loads((whole / name).read_text()), name
-    mining = [json.loads((folder / "false_neighbors/summary.json").read_text()) for folder in (batched, whole)]
+    mining = [json.loads((folder / "hard_negatives/summary.json").read_text()) for folder in (batched, whole)]
     assert mining[0].pop("n_batches") > mining[1].pop("n_batches") == 1
     assert mining[0] == mining[1]
     assert (batched / "tables/table2.csv").read_text() == (whole / "tables/table2.csv").read_text()

@@ -5,7 +5,7 @@ Snakemake's inputs and outputs to these functions. Modules are named after what 
 
 - data: ``lfm1b`` (file formats), ``download``, ``demo_data``, ``sequences``, ``genres``, ``split``,
   ``dataset_stats``
-- embeddings and metrics: ``training``, ``neighbors``, ``next_song``, ``false_neighbors``, ``clustering``
+- embeddings and metrics: ``training``, ``neighbors``, ``next_song``, ``hard_negatives``, ``clustering``
 - studies: ``hpo``, ``significance``, ``popularity``, ``play_rate``, ``tables``
 - plumbing: ``atomic`` (no half-written outputs), ``progress`` (rates and ETA in logs), ``config``
 """

@@ -20,6 +20,10 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message lists every problem with its key."""
 
 
+RENAMED_KEYS = {"false_neighbors": "hard_negatives"}
+"""Dotted config keys of earlier versions -> their names now (a config file using one is told the new name)."""
+
+
 def _dotted(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
@@ -34,7 +38,10 @@ def schema_problems(config: dict, schema: dict) -> list[str]:
             extra = sorted(set(error.instance) - set(known))
             for key in extra:
                 where = _dotted(list(error.absolute_path) + [key])
-                problems.append(f"config key '{where}' is unknown (known keys here: {', '.join(known)})")
+                if where in RENAMED_KEYS:
+                    problems.append(f"config key '{where}' was renamed to '{RENAMED_KEYS[where]}'")
+                else:
+                    problems.append(f"config key '{where}' is unknown (known keys here: {', '.join(known)})")
         else:
             problems.append(f"config key '{_dotted(error.absolute_path)}': {error.message}")
     return problems

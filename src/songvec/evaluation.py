@@ -1,7 +1,7 @@
 """Every metric of one embedding space, computed from the evaluation data in one place.
 
 This is where the paper's metrics meet: next-song HitRate/NDCG@k on in-set and out-of-set pairs
-(section 2.1, :mod:`songvec.next_song`), HardNeg (2.2, :mod:`songvec.false_neighbors`), VRC of
+(section 2.1, :mod:`songvec.next_song`), HardNeg (2.2, :mod:`songvec.hard_negatives`), VRC of
 genre and artist groups and, on request, Local Genre/Artist Coherence (2.3 and 4.3,
 :mod:`songvec.clustering`). HPO trials and the final evaluation call the same function, so a
 number in an HPO study and in Table 4 mean the same thing.
@@ -20,8 +20,9 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from songvec import clustering, false_neighbors, neighbors, next_song
+from songvec import clustering, neighbors, next_song
 from songvec.genres import UNKNOWN
+from songvec.hard_negatives import hard_negative_rate, sample_songs, songs_with_hard_negatives
 from songvec.sequences import DEFAULT_BATCH_EVENTS, Sequences, iter_sequences, song_counts
 from songvec.time_budget import CLOCKS, OverTimeBudget, TimeBudget, TrialPlan
 from songvec.training import TokenChunks, TrainingSettings, Word2VecParams, train_word2vec
@@ -68,7 +69,7 @@ class EvaluationData:
     Attributes:
         pairs: kind ("in_set", "out_of_set") -> DataFrame with int64 ``query``, ``target``.
         track_genres: DataFrame ``track_id, artist_id, genre`` (genre "unknown" when unmapped).
-        hard_negatives: DataFrame ``song_a, song_b`` of :func:`false_neighbors.mine_hard_negatives`.
+        hard_negatives: DataFrame ``song_a, song_b`` of :func:`songvec.hard_negatives.mine_hard_negatives`.
         track_plays: Series track_id -> plays in the training sequences (coherence sampling).
     """
 
@@ -177,18 +178,18 @@ def _labels(track_ids: np.ndarray, track_genres: pd.DataFrame) -> tuple[np.ndarr
 
 def _hard_negative_rates(unit, track_ids, lookup, hard_negatives, settings, threads) -> pd.DataFrame:
     """HardNeg per sampled song with at least one hard negative and a vector."""
-    candidates = false_neighbors.songs_with_hard_negatives(hard_negatives)
+    candidates = songs_with_hard_negatives(hard_negatives)
     candidates = candidates[(candidates < len(lookup))]
     candidates = candidates[lookup[candidates] >= 0]
     songs = candidates if settings.hardneg_songs is None else \
-        false_neighbors.sample_songs(candidates, settings.hardneg_songs, settings.seed)
+        sample_songs(candidates, settings.hardneg_songs, settings.seed)
     if len(songs) == 0:
         log.warning("HardNeg: no vocabulary song has a hard negative; HardNeg is undefined (NaN)")
         return pd.DataFrame({"song": np.zeros(0, np.int64), "hardneg": np.zeros(0)})
     rows = lookup[songs]
     found, _ = neighbors.top_k(unit[rows], unit, settings.k, exclude=rows, threads=threads)
     neighbour_ids = np.where(found >= 0, np.asarray(track_ids, dtype=np.int64)[np.maximum(found, 0)], -1)
-    rates = false_neighbors.hard_negative_rate(neighbour_ids, songs, hard_negatives)
+    rates = hard_negative_rate(neighbour_ids, songs, hard_negatives)
     return pd.DataFrame({"song": songs, "hardneg": rates})
 
 

@@ -54,23 +54,23 @@ rule subsample_training:
         "../../scripts/subsample_training.py"
 
 
-rule mine_false_neighbors:
+rule mine_hard_negatives:
     input:
         train_masked=f"{RESULTS}/data/train_masked.parquet",
     output:
-        pairs=f"{RESULTS}/false_neighbors/hard_negatives.parquet",
-        summary=f"{RESULTS}/false_neighbors/summary.json",
+        pairs=f"{RESULTS}/hard_negatives/pairs.parquet",
+        summary=f"{RESULTS}/hard_negatives/summary.json",
     params:
         batch_events=config["streaming"]["batch_events"],
-        options=config["false_neighbors"],
+        options=config["hard_negatives"],
     log:
-        f"{RESULTS}/logs/mine_false_neighbors.log",
+        f"{RESULTS}/logs/mine_hard_negatives.log",
     benchmark:
-        f"{RESULTS}/benchmarks/mine_false_neighbors.tsv"
+        f"{RESULTS}/benchmarks/mine_hard_negatives.tsv"
     threads: 1
     resources:
         mem_mb=streaming_mem_mb(
-            800 + 1024 * config["false_neighbors"]["memory_budget_gb"],
+            800 + 1024 * config["hard_negatives"]["memory_budget_gb"],
             song_bytes=16,
             batch_bytes=200,
             sequences="train_masked",
@@ -78,7 +78,7 @@ rule mine_false_neighbors:
     conda:
         "../../envs/embeddings.yaml"
     script:
-        "../../scripts/mine_false_neighbors.py"
+        "../../scripts/mine_hard_negatives.py"
 
 
 rule train_model:
@@ -112,7 +112,7 @@ rule evaluate_model:
         in_set=f"{RESULTS}/data/pairs/in_set.parquet",
         out_of_set=f"{RESULTS}/data/pairs/{{split}}.parquet",
         genres=f"{RESULTS}/data/track_genres.parquet",
-        hard_negatives=f"{RESULTS}/false_neighbors/hard_negatives.parquet",
+        hard_negatives=f"{RESULTS}/hard_negatives/pairs.parquet",
         train_masked=f"{RESULTS}/data/train_masked.parquet",
     output:
         metrics=f"{RESULTS}/metrics/{{setting}}/seed-{{seed}}/{{split}}.json",

@@ -7,7 +7,7 @@ rule hpo_worker:
         in_set=lambda wildcards: study_in_set_pairs(wildcards.study),
         out_of_set=f"{RESULTS}/data/pairs/valid.parquet",
         genres=f"{RESULTS}/data/track_genres.parquet",
-        hard_negatives=f"{RESULTS}/false_neighbors/hard_negatives.parquet",
+        hard_negatives=f"{RESULTS}/hard_negatives/pairs.parquet",
         default_metrics=f"{RESULTS}/metrics/default/seed-{SEED}/valid.json",
         default_record=f"{RESULTS}/models/default/seed-{SEED}/record.json",
     output:

@@ -1,9 +1,9 @@
-"""Hard-negative song pairs by the chi-squared test on adjacent bigrams (rule mine_false_neighbors)."""
+"""Hard-negative song pairs by the chi-squared test on adjacent bigrams (rule mine_hard_negatives)."""
 
 from pathlib import Path
 
 from songvec import atomic
-from songvec.false_neighbors import mine_hard_negatives
+from songvec.hard_negatives import mine_hard_negatives
 from songvec.logs import logged
 from songvec.sequences import count_events, iter_sequences
 

@@ -1,4 +1,5 @@
-"""False-neighbour mining with a chi-squared test on song bigrams, and the HardNeg metric (paper 2.2).
+"""Hard-negative mining with a chi-squared test on song bigrams, and the HardNeg metric (paper 2.2, the
+task the paper calls false neighbour rejection).
 
 A *bigram instance* is a pair of consecutive events ``(s_t, s_t+1)`` of one listening sequence with
 ``s_t != s_t+1``; it is counted unordered, as the pair ``{s_t, s_t+1}``. Pairs are never formed across

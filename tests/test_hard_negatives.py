@@ -10,7 +10,7 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from songvec.false_neighbors import (
+from songvec.hard_negatives import (
     SPILL_PREFIX, _merge_sorted_runs, chi2_statistic, count_bigrams, hard_negative_rate,
     mine_hard_negatives, sample_songs, songs_with_hard_negatives)
 from songvec.sequences import Sequences
@@ -293,7 +293,7 @@ def test_partitions_grown_beyond_the_budget_are_split_again(tmp_path, caplog):
     rng = np.random.default_rng(7)
     track_lists = zipf_track_lists(rng, 200, 400)
     in_memory = mine_hard_negatives(Sequences.from_track_lists(track_lists), 2, 1e-2)
-    with caplog.at_level(logging.INFO, logger="songvec.false_neighbors"):
+    with caplog.at_level(logging.INFO, logger="songvec.hard_negatives"):
         streamed = mine_hard_negatives(one_sequence_batches(track_lists), 2, 1e-2,
                                        memory_budget_bytes=32 * 500, spill_dir=tmp_path)
     assert "split into" in caplog.text and "beyond the budget" not in caplog.text
