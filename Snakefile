@@ -7,10 +7,11 @@
 #
 # Data flow, stage by stage (one rule file each, in workflow/rules/):
 #   data.smk        raw LFM-1b-format files -> sequences.parquet -> track genres, 98/1/1 split, Table 2
-#   embeddings.smk  masked training split + evaluation pairs; hard-negative mining; Word2Vec models; metrics
+#   embeddings.smk  masked training split + evaluation pairs; hard-negative mining; Word2Vec models (the default,
+#                   and each study's best retrained with the final seeds) and their metrics
 #   hpo.smk         one Optuna study per objective (+ a Pareto study), workers sharing one storage
-#   evaluation.smk  best configurations retrained with several seeds, tested, Table 4 with significance marks
-#   analyses.smk    popularity heatmaps, coherence vs VRC, scale study, play-rate proxy, trade-off plot
+#   analyses.smk    Table 4 with significance marks, popularity heatmaps, coherence vs VRC, scale study (Table 6),
+#                   play-rate proxy (Table 5), trade-off plot
 
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# The clone's config.yaml always loads; --configfile / --config extend it (e.g. tests/tiny.yaml).
+# The clone's config.yaml always loads; --configfile / --config extend it (e.g. tests/workflow/tiny.yaml).
 configfile: str(Path(workflow.basedir) / "config.yaml")
 
 
@@ -27,7 +28,6 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/embeddings.smk"
 include: "workflow/rules/hpo.smk"
-include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/analyses.smk"
 
 
