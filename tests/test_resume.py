@@ -33,7 +33,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -43,12 +42,12 @@ import pandas as pd
 import pytest
 import yaml
 from optuna.trial import TrialState
+from snakemake_runs import REPO, snakemake_command
 
 from songvec import hpo
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "tests" / "workflow" / "resume.yaml"
 N_RANDOM_KILLS = 13  # scheduled; a rerun quicker than run A may finish before the last ones
 MIN_KILLS = 10
@@ -65,16 +64,11 @@ HPO_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 # ----------------------------------------------------------------------------- running snakemake
 
-def snakemake(workdir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-            "--directory", str(workdir), "--configfile", str(CONFIG), "--cores", "2", *extra]
-
-
 def start(workdir: Path, output: Path, *extra: str) -> subprocess.Popen:
     """Snakemake in a new session: its process group holds it and every job it starts."""
     with open(output, "w") as out:
-        return subprocess.Popen(snakemake(workdir, *extra), stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(snakemake_command(workdir, "--configfile", str(CONFIG), "--cores", "2", *extra),
+                                cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def finish(proc: subprocess.Popen, output: Path) -> None:

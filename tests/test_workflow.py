@@ -4,29 +4,14 @@ These run Snakemake as a user would (a subprocess, the clone's Snakefile, a fres
 """
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from snakemake_runs import REPO, output_of, snakemake
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "workflow" / "tiny.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-
-
-def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True,
-                            timeout=timeout, env=os.environ | {"PYTHONWARNINGS": "ignore"})
-    return result
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
-    return result
 
 
 def job_counts(dry_run_output: str) -> dict[str, int]:
@@ -36,8 +21,7 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 
 
 def test_dry_run_on_a_fresh_clone_shows_the_whole_paper(tmp_path):
-    result = ok(snakemake(tmp_path, "-n"))
-    counts = job_counts(result.stdout + result.stderr)
+    counts = job_counts(output_of(snakemake(tmp_path, "-n")))
     # 7 objectives + the Pareto study + 3 scale studies, one worker each
     assert counts["hpo_worker"] == 11 and counts["hpo_summary"] == 11
     # default + 7 studies + 3 scale studies, 3 seeds each, + the HPO reference model (seed 42)
@@ -49,23 +33,23 @@ def test_dry_run_on_a_fresh_clone_shows_the_whole_paper(tmp_path):
 
 
 def test_lint_is_clean(tmp_path):
-    result = ok(snakemake(tmp_path, "--lint"))
-    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+    result = snakemake(tmp_path, "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in output_of(result)
 
 
 def test_bad_config_stops_before_any_job(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("split: {train: 0.9, valid: 0.01, test: 0.01}\nhpo: {workrs: 2}\n")
-    result = snakemake(tmp_path, "-n", "--configfile", str(bad))
+    result = snakemake(tmp_path, "-n", "--configfile", str(bad), check=False)
     assert result.returncode != 0
-    assert "config key 'hpo.workrs' is unknown" in result.stdout + result.stderr
+    assert "config key 'hpo.workrs' is unknown" in output_of(result)
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     """The whole workflow on the tiny demo (about two minutes on 2 cores)."""
     workdir = tmp_path_factory.mktemp("tiny")
-    ok(snakemake(workdir, "--cores", "2", "--configfile", str(TINY)))
+    snakemake(workdir, "--cores", "2", "--configfile", str(TINY))
     return workdir / "results"
 
 
@@ -111,16 +95,16 @@ def test_hpo_studies_record_their_trials(tiny_run):
 def test_one_figure_rebuilds_alone(tiny_run):
     workdir = tiny_run.parent
     (tiny_run / "figures" / "popularity.png").unlink()
-    result = ok(snakemake(workdir, "-n", "--configfile", str(TINY), "--", "results/figures/popularity.png"))
-    assert job_counts(result.stdout + result.stderr) == {"popularity_analysis": 1}
-    ok(snakemake(workdir, "--cores", "1", "--configfile", str(TINY), "--", "results/figures/popularity.png"))
+    result = snakemake(workdir, "-n", "--configfile", str(TINY), "--", "results/figures/popularity.png")
+    assert job_counts(output_of(result)) == {"popularity_analysis": 1}
+    snakemake(workdir, "--cores", "1", "--configfile", str(TINY), "--", "results/figures/popularity.png")
     assert (tiny_run / "figures" / "popularity.png").exists()
 
 
 @pytest.mark.slow
 def test_report_builds(tiny_run):
     workdir = tiny_run.parent
-    ok(snakemake(workdir, "--configfile", str(TINY), "--report", "report.html"))
+    snakemake(workdir, "--configfile", str(TINY), "--report", "report.html")
     html = (workdir / "report.html").read_text(errors="replace")
     for caption_words in ("Final evaluation on the test split", "HitRate by popularity bucket",
                           "Play-prediction PROXY", "package versions"):
@@ -141,7 +125,7 @@ def test_batch_size_changes_no_result(tiny_run, tmp_path):
     json_files = ["data/split/summary.json", "data/pairs/summary.json", "data/genre_summary.json",
                   "metrics/default/seed-42/valid.json"]
     targets = [f"results/{name}" for name in parquet + json_files + ["tables/table2.csv"]]
-    ok(snakemake(tmp_path, "--cores", "2", "--configfile", str(TINY), str(one_batch), "--", *targets))
+    snakemake(tmp_path, "--cores", "2", "--configfile", str(TINY), str(one_batch), "--", *targets)
     batched, whole = tiny_run, tmp_path / "results"
     for name in parquet:
         pd.testing.assert_frame_equal(pd.read_parquet(batched / name), pd.read_parquet(whole / name), obj=name)
@@ -158,8 +142,8 @@ def test_batch_size_changes_no_result(tiny_run, tmp_path):
 def test_data_stage_on_the_real_excerpt(tmp_path, excerpt_dir):
     config = tmp_path / "excerpt.yaml"
     config.write_text(f"dataset: folder\nfolder: {{path: {excerpt_dir}}}\ngenres: {{source: allmusic}}\n")
-    ok(snakemake(tmp_path, "--cores", "1", "--configfile", str(config), "--", "results/tables/table2.csv",
-                 "results/data/genre_summary.json"))
+    snakemake(tmp_path, "--cores", "1", "--configfile", str(config), "--", "results/tables/table2.csv",
+              "results/data/genre_summary.json")
     ingest = json.loads((tmp_path / "results" / "data" / "ingest_summary.json").read_text())
     assert ingest["events_read"] == 100_000 and ingest["users"] == 17
     table2 = pd.read_csv(tmp_path / "results" / "tables" / "table2.csv", index_col=0)

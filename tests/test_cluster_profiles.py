@@ -2,43 +2,57 @@
 keep every rule's own resources, run N HPO workers per study, and the generic profile's submit and status
 commands carry a real job through a stand-in scheduler.
 
-Every run is `python -m snakemake` (the venv's Snakemake) started from the clone's root, with a fresh
-working directory (--directory) so that results of earlier runs in the clone do not shorten the DAG.
+Every run goes through tests/snakemake_runs.py (the venv's Snakemake, started from the clone's root, with a
+fresh working directory so that results of earlier runs in the clone do not shorten the DAG), with a PATH
+that holds no scheduler command unless a test puts its stand-ins there.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import subprocess
-import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+from snakemake_runs import REPO, output_of
+from snakemake_runs import snakemake as run_snakemake
 
-REPO = Path(__file__).resolve().parents[1]
 PROFILES = REPO / "workflow" / "profiles"
 SCHEDULER_COMMANDS = ("sbatch", "srun", "sinfo", "squeue", "sacct", "scancel", "qsub", "qstat")
 
 
+_PATH_MIRRORS = tempfile.TemporaryDirectory(prefix="songvec-test-path-")  # removed when the tests end
+
+
+@functools.cache
 def path_without_schedulers() -> str:
-    """PATH without any folder holding a scheduler command, so a dry run cannot lean on one."""
-    kept = [d for d in os.environ.get("PATH", "").split(os.pathsep)
-            if d and not any((Path(d) / command).exists() for command in SCHEDULER_COMMANDS)]
+    """PATH without any scheduler command, so a dry run cannot lean on one. A folder holding one is
+    replaced by a folder of links to its other entries: on a cluster node (or with slurm-client
+    installed) /usr/bin holds sbatch beside bash, which Snakemake needs."""
+    kept = []
+    for i, folder in enumerate(filter(None, os.environ.get("PATH", "").split(os.pathsep))):
+        if not any((Path(folder) / command).exists() for command in SCHEDULER_COMMANDS):
+            kept.append(folder)
+            continue
+        mirror = Path(_PATH_MIRRORS.name) / str(i)
+        mirror.mkdir()
+        for entry in Path(folder).iterdir():
+            if entry.name not in SCHEDULER_COMMANDS:
+                (mirror / entry.name).symlink_to(entry)
+        kept.append(str(mirror))
     return os.pathsep.join(kept)
 
 
-def snakemake(*args: str, workdir: Path, env: dict | None = None, timeout: int = 300) -> str:
-    """Run the venv's Snakemake from the clone's root on ``workdir``; return stdout + stderr, or fail."""
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--directory", str(workdir), *args],
-                            cwd=REPO, env=env or dict(os.environ, PATH=path_without_schedulers()),
-                            capture_output=True, text=True, timeout=timeout)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, f"snakemake {' '.join(args)} failed ({result.returncode}):\n{output[-6000:]}"
-    return output
+def snakemake(*args: str, workdir: Path, env: dict | None = None) -> str:
+    """What a successful run on ``workdir`` printed; by default no scheduler command is on the PATH."""
+    env = env or dict(os.environ, PATH=path_without_schedulers())
+    return output_of(run_snakemake(workdir, *args, env=env, timeout=300))
 
 
 def jobs_of(output: str) -> list[dict]:
