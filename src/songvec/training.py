@@ -15,8 +15,9 @@ Three things gensim does not do on its own:
   configuration (1.25x in 4.7; the budget itself is defined in :mod:`songvec.time_budget`). While
   gensim reads the corpus, and after each epoch, the total training time is projected from the share
   of tokens done; once it exceeds the budget the corpus stops yielding (the epoch ends early) and
-  :class:`~songvec.time_budget.OverTimeBudget` is raised from the epoch-end callback. gensim runs each epoch in fresh threads that have all finished when the epoch-end
-  callbacks run, so the exception leaves no thread behind (tested).
+  :class:`~songvec.time_budget.OverTimeBudget` is raised from the epoch-end callback. gensim runs
+  each epoch in fresh threads that have all finished when the epoch-end callbacks run, so the
+  exception leaves no thread behind (tested).
 - Determinism. With ``workers=1`` and a fixed ``seed`` the vectors are bit-identical across runs and
   across ``PYTHONHASHSEED`` values: gensim 4.4 initialises vectors from ``numpy.random.default_rng(seed)``
   and uses the (salted) built-in ``hash`` only in its deprecated ``seeded_vector``; a stable
