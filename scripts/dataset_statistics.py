@@ -1,7 +1,6 @@
 """Table 2 analog: songs, events, sequences and the sequence length distribution (rule dataset_statistics)."""
 
 import pandas as pd
-import yaml
 
 from songvec import atomic, dataset_stats, tables
 from songvec.logs import logged
@@ -11,8 +10,8 @@ with logged(snakemake.log[0]) as log:
     stats = dataset_stats.sequence_statistics(iter_sequences(snakemake.input.sequences,
                                                                snakemake.params.batch_events))
     log.info("statistics: %s", stats)
-    paper = yaml.safe_load(open(snakemake.input.paper, encoding="utf-8"))["table2"]
-    columns = {snakemake.params.dataset: stats, **{f"{name} (paper)": row for name, row in paper.items()}}
+    columns = tables.with_paper_columns({snakemake.params.dataset: stats},
+                                        tables.read_paper_results(snakemake.input.paper)["table2"])
     atomic.write_text(snakemake.output.csv, pd.DataFrame(columns).rename_axis("statistic").to_csv())
     table = dataset_stats.statistics_table(columns)
     atomic.write_text(snakemake.output.markdown, tables.to_markdown(table))

@@ -1,7 +1,6 @@
 """Table 4 analog: final test metrics of every setting with significance marks (rule table4)."""
 
 import pandas as pd
-import yaml
 
 from songvec import atomic, final_evaluation, significance, tables
 from songvec.logs import logged
@@ -12,12 +11,9 @@ with logged(snakemake.log[0]) as log:
     tested = final_evaluation.testable_metrics(results, significance.TABLE4_METRICS)
     marks = significance.table4_marks({s: r.per_item for s, r in results.items()}, default="default",
                                       best_single="HitRate", metrics=tested, alpha=params.level)
-    rows = [{"config": setting, "opt_type": tables.opt_type(params.objectives.get(setting)),
-             "objective": params.objectives.get(setting), **result.metrics} for setting, result in results.items()]
-    paper = yaml.safe_load(open(inputs.paper, encoding="utf-8"))["table4"]["LFM-1b"]
-    paper_rows = pd.DataFrame([{"opt_type": tables.opt_type(name), "objective": None if name == "default" else name,
-                                **values} for name, values in paper.items()])
-    table = tables.table4(rows, marks.marks, paper_rows, paper_dataset=None)
+    rows = tables.table4_rows({setting: result.metrics for setting, result in results.items()}, params.objectives)
+    paper = tables.paper_table4_rows(tables.read_paper_results(inputs.paper)["table4"]["LFM-1b"])
+    table = tables.table4(rows, marks.marks, paper, paper_dataset=None)
     atomic.write_text(snakemake.output.csv, pd.DataFrame(rows).to_csv(index=False))
     atomic.write_text(snakemake.output.markdown, tables.to_markdown(table))
     atomic.write_text(snakemake.output.latex, tables.to_latex(table))

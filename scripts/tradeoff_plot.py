@@ -1,16 +1,14 @@
 """Every HPO trial of every study in the validation HitRate x VRC-genre plane (rule tradeoff_plot)."""
 
-import json
-
 import pandas as pd
 
-from songvec import figures
+from songvec import atomic, figures
 from songvec.logs import logged
 
 with logged(snakemake.log[0]) as log:
     inputs, params = snakemake.input, snakemake.params
     trials = {study: pd.read_csv(path) for study, path in zip(params.studies, inputs.trials, strict=True)}
-    best = {study: json.load(open(path, encoding="utf-8"))
+    best = {study: atomic.read_json(path)
             for study, path in zip(params.studies, inputs.best, strict=True) if study in params.objectives}
     points = figures.tradeoff_points(trials)
     excluded = points.attrs["excluded"]

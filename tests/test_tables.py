@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -137,3 +139,49 @@ def test_opt_type_of_objectives():
     from songvec.tables import opt_type
     assert [opt_type(o) for o in (None, "default", "HitRate", "VRCArtist", "lambdaGenre(0.01)", "lambdaArtist-0.1")] \
         == ["default", "default", "single", "single", "multi", "multi"]
+
+
+# --- this run's rows beside the paper's ------------------------------------------------------------
+
+PAPER_RESULTS = Path(__file__).resolve().parents[1] / "workflow" / "resources" / "paper_results.yaml"
+
+
+def test_table4_rows_of_this_run_and_of_the_paper():
+    from songvec.tables import paper_table4_rows, read_paper_results, table4_rows
+
+    metrics = {"default": {"hitrate": 0.38}, "HitRate": {"hitrate": 0.45}, "lambdaGenre-0.01": {"hitrate": 0.44}}
+    rows = table4_rows(metrics, {"HitRate": "HitRate", "lambdaGenre-0.01": "lambdaGenre(0.01)"})
+    assert rows == [
+        {"config": "default", "opt_type": "default", "objective": None, "hitrate": 0.38},
+        {"config": "HitRate", "opt_type": "single", "objective": "HitRate", "hitrate": 0.45},
+        {"config": "lambdaGenre-0.01", "opt_type": "multi", "objective": "lambdaGenre(0.01)", "hitrate": 0.44}]
+    paper = paper_table4_rows(read_paper_results(PAPER_RESULTS)["table4"]["LFM-1b"])
+    assert len(paper) == 8 and paper["opt_type"].tolist().count("multi") == 4
+    assert (paper["opt_type"].iloc[0], paper["hitrate"].iloc[0]) == ("default", 0.3771)
+    assert pd.isna(paper["objective"].iloc[0])
+    table = table4(rows, None, paper, metrics={"hitrate": "HitRate"}, paper_dataset=None)
+    assert table.values.tolist() == [["default", "-", "0.3800", "0.3771"], ["single", "HitRate", "0.4500", "0.4492↑"],
+                                     ["multi", "lambdaGenre(0.01)", "0.4400", "0.4428↑"]]
+
+
+def test_table6_rows_of_this_run_and_of_the_paper():
+    from songvec.tables import (PAPER_TABLE6_FORMATS, TABLE6_FORMATS, paper_table6_rows, read_paper_results,
+                                sampling_label, table6_rows)
+
+    assert [sampling_label(f) for f in (None, "default", 0.01, "0.05", 0.5)] == ["default", "default", "1%", "5%",
+                                                                                 "50%"]
+    ours = table6_rows({"hitrate": 0.3}, [(0.01, 12.34, {"hitrate": 0.31}), (0.05, 40.0, {"hitrate": 0.32})])
+    assert ours["sampling"].tolist() == ["default", "1%", "5%"] and ours["hitrate"].tolist() == [0.3, 0.31, 0.32]
+    assert ours["opt_time_minutes"].isna().tolist() == [True, False, False]
+    assert format_table(ours, {k: TABLE6_FORMATS[k] for k in ("opt_time_minutes", "hitrate")}).values.tolist() == \
+        [["default", "-", "0.3000"], ["1%", "12.3", "0.3100"], ["5%", "40.0", "0.3200"]]
+    paper = paper_table6_rows(read_paper_results(PAPER_RESULTS)["table6"])
+    shown = format_table(paper, PAPER_TABLE6_FORMATS)
+    assert shown.iloc[1].tolist() == ["1%", "28", "0.3432", "0.1378", "0.0109", "7367", "3.780"]  # the paper's row
+
+
+def test_table2_columns_put_the_papers_beside_ours():
+    from songvec.tables import with_paper_columns
+
+    columns = with_paper_columns({"demo": {"songs": 10}}, {"LFM-1b": {"songs": 31}, "Stream-1%": {"songs": 17}})
+    assert columns == {"demo": {"songs": 10}, "LFM-1b (paper)": {"songs": 31}, "Stream-1% (paper)": {"songs": 17}}

@@ -8,13 +8,14 @@ on the same items (:mod:`songvec.significance`).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
+
+from songvec import atomic
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def collect(settings: Sequence[str], seeds: Sequence[int], metrics_paths: Sequen
     results, reference_items = {}, None
     for i, setting in enumerate(settings):
         block = slice(i * len(seeds), (i + 1) * len(seeds))
-        metrics = [json.load(open(path, encoding="utf-8")) for path in metrics_paths[block]]
+        metrics = [atomic.read_json(path) for path in metrics_paths[block]]
         frames = {"pairs": [_evaluated_pairs(path) for path in pairs_paths[block]],
                   "songs": [pd.read_parquet(path) for path in songs_paths[block]]}
         items = {kind: [_item_keys(kind, frame) for frame in frames[kind]] for kind in frames}

@@ -2,18 +2,21 @@
 
 Nothing here computes a metric: the functions turn numbers that were computed elsewhere into
 display tables (pandas DataFrames of strings), which :func:`to_markdown` and :func:`to_latex` print
-and ``DataFrame.to_csv`` saves. Significance marks are shown as ↑ (better than the default
-configuration) and ⇑ (also better than the best single-objective one); LaTeX gets ``$\\uparrow$``
-and ``$\\Uparrow$``.
+and ``DataFrame.to_csv`` saves, and put this run's rows beside the paper's (read from
+``workflow/resources/paper_results.yaml`` by :func:`read_paper_results`). Significance marks are shown
+as ↑ (better than the default configuration) and ⇑ (also better than the best single-objective one);
+LaTeX gets ``$\\uparrow$`` and ``$\\Uparrow$``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from typing import Callable, Mapping, Sequence
 
 import pandas as pd
+import yaml
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +25,9 @@ TABLE4_METRICS = {"hitrate": "HitRate", "ndcg": "NDCG", "hardneg": "HardNeg", "v
                   "vrc_artist": "VRCArtist"}
 #: Number formats of Table 4, as printed in the paper.
 TABLE4_FORMATS = {"hitrate": ".4f", "ndcg": ".4f", "hardneg": ".4f", "vrc_genre": ".0f", "vrc_artist": ".3f"}
+#: Number formats of Table 6: Table 4's and the optimisation time of this run (minutes) or the paper's (hours).
+TABLE6_FORMATS = dict(TABLE4_FORMATS, opt_time_minutes=".1f")
+PAPER_TABLE6_FORMATS = dict(TABLE4_FORMATS, opt_time_hours=".0f")
 MARK_SYMBOLS = {"": "", "up": "↑", "upup": "⇑"}
 #: Metric names used in the paper CSV's ``marks`` column that differ from the row keys.
 PAPER_MARK_ALIASES = {"hr": "hitrate"}
@@ -79,6 +85,51 @@ def table4(rows: Sequence[Mapping], marks: Mapping[str, Mapping[str, str]] | Non
         if extra:
             log.info("table4: %d paper rows have no configuration of ours and are not shown: %s", len(extra), extra)
     return pd.DataFrame(table)
+
+
+def read_paper_results(path: str | os.PathLike) -> dict:
+    """The paper's numbers, table name (``table2``, ``table4``, ``table5``, ``table6``) -> its rows."""
+    with open(path, encoding="utf-8") as file:
+        return yaml.safe_load(file)
+
+
+def with_paper_columns(ours: Mapping[str, Mapping], paper: Mapping[str, Mapping]) -> dict[str, Mapping]:
+    """Columns of a comparison table (Table 2): ours, then each of the paper's named ``<name> (paper)``."""
+    return {**ours, **{f"{name}{PAPER_SUFFIX}": column for name, column in paper.items()}}
+
+
+def table4_rows(metrics: Mapping[str, Mapping[str, float]], objectives: Mapping[str, str]) -> list[dict]:
+    """This run's rows for :func:`table4`: one per setting of ``metrics`` (setting -> its metrics), with
+    its Opt. type and objective (``objectives``: study setting -> objective name; "default" has none)."""
+    return [{"config": setting, "opt_type": opt_type(objectives.get(setting)), "objective": objectives.get(setting),
+             **values} for setting, values in metrics.items()]
+
+
+def paper_table4_rows(paper: Mapping[str, Mapping]) -> pd.DataFrame:
+    """The paper's Table 4 rows of one dataset (setting name -> metrics and marks, as in
+    ``paper_results.yaml``) in the form :func:`table4` takes."""
+    return pd.DataFrame([{"opt_type": opt_type(name), "objective": None if name == "default" else name, **values}
+                         for name, values in paper.items()])
+
+
+def sampling_label(fraction: float | str | None) -> str:
+    """Table 6's "Sampling" of a subsample ``fraction`` (0.01 -> ``1%``); None or "default" -> ``default``."""
+    return "default" if fraction is None or fraction == "default" else f"{float(fraction):.0%}"
+
+
+def table6_rows(default: Mapping[str, float], scaled: Sequence[tuple[float, float, Mapping[str, float]]]
+                ) -> pd.DataFrame:
+    """This run's Table 6 (numbers): the ``default`` metrics, then one row per ``(fraction, optimisation
+    minutes, metrics)`` of ``scaled``."""
+    rows = [{"sampling": sampling_label(None), "opt_time_minutes": None, **default}]
+    rows += [{"sampling": sampling_label(fraction), "opt_time_minutes": minutes, **values}
+             for fraction, minutes, values in scaled]
+    return pd.DataFrame(rows)
+
+
+def paper_table6_rows(paper: Mapping[str, Mapping]) -> pd.DataFrame:
+    """The paper's Table 6 (``paper_results.yaml``: fraction or "default" -> values) as numbers."""
+    return pd.DataFrame([{"sampling": sampling_label(key), **values} for key, values in paper.items()])
 
 
 def opt_type(objective: str | None) -> str:
