@@ -154,3 +154,18 @@ def test_data_stage_on_the_real_excerpt(tmp_path, excerpt_dir):
     assert genres["tracks"] == genres["mapped"] + genres["unknown_artist_id"] + genres["unknown_artist_name"] \
         + genres["empty_genre_list"] + genres["unknown_genre_id"]
     assert genres["unknown_artist_id"] > genres["mapped"] > 0
+
+
+def test_the_catalog_file_says_what_the_workflow_supports():
+    """.snakemake-workflow-catalog.yml claims conda envs, no container and a report: each is checked."""
+    import yaml
+
+    usage = yaml.safe_load((REPO / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    stack = usage["software-stack-deployment"]
+    assert set(usage) == {"mandatory-flags", "software-stack-deployment"} and usage["mandatory-flags"]["flags"] == []
+    rules = "".join(path.read_text() for path in sorted((REPO / "workflow" / "rules").glob("*.smk")))
+    n_rules = len(re.findall(r"^rule \w+:", rules, re.M))
+    assert stack["conda"] == (n_rules > 0 and len(re.findall(r"^    conda:", rules, re.M)) == n_rules)
+    assert stack["apptainer"] == stack["apptainer+conda"] == ("container:" in rules + (REPO / "Snakefile").read_text())
+    assert stack["report"] == ("report(" in rules)
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
