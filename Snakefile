@@ -25,6 +25,18 @@ configfile: str(Path(workflow.basedir) / "config.yaml")
 
 
 include: "workflow/rules/common.smk"
+
+
+# Every wildcard matches only what the configuration can produce: a mistyped target fails with "no rule
+# to produce it" instead of a job for a study, setting or seed that does not exist.
+wildcard_constraints:
+    study=names_pattern(list(STUDIES) + PARETO + SCALE_STUDIES),
+    setting=names_pattern(["default", *STUDIES, *PARETO, *SCALE_STUDIES]),
+    seed=r"[0-9]+",
+    worker=r"[0-9]+",
+    size=r"[a-z]+",
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/embeddings.smk"
 include: "workflow/rules/hpo.smk"
@@ -35,6 +47,6 @@ report: "workflow/report/workflow.rst"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

@@ -5,6 +5,8 @@ These run Snakemake as a user would (a subprocess, the clone's Snakefile, a fres
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +37,15 @@ def test_dry_run_on_a_fresh_clone_shows_the_whole_paper(tmp_path):
 def test_lint_is_clean(tmp_path):
     result = snakemake(tmp_path, "--lint")
     assert "Congratulations, your workflow is in a good condition!" in output_of(result)
+
+
+def test_rule_files_are_formatted_with_snakefmt():
+    """snakefmt (pinned in requirements.txt, settings in pyproject.toml) would change nothing."""
+    files = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "--diff", *map(str, files)], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"run snakefmt on the rule files:\n{result.stdout[-4000:]}{result.stderr[-2000:]}"
+    assert len(files) >= 5 and "would be changed" not in result.stderr
 
 
 def test_bad_config_stops_before_any_job(tmp_path):

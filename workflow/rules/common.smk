@@ -1,6 +1,7 @@
 # Shared set-up: the package on the path, config validation, and the functions that name files.
 import errno
 import os
+import re
 import sys
 import zlib
 from pathlib import Path
@@ -27,7 +28,9 @@ PAPER_RESULTS = str(Path(workflow.basedir) / "workflow" / "resources" / "paper_r
 SEED = config["seed"]
 STUDIES = {Objective.parse(name).study_name: name for name in config["hpo"]["objectives"]}
 PARETO_STUDY = "Pareto-HitRate-VRCGenre"
-SCALE_STUDIES = [f"HitRate-sample{fraction:g}" for fraction in config["analyses"]["scale"]["fractions"]]
+SCALE_STUDIES = [
+    f"HitRate-sample{fraction:g}" for fraction in config["analyses"]["scale"]["fractions"]
+]
 PARETO = [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] else []
 TABLE4_SETTINGS = ["default"] + list(STUDIES)
 FINAL_SETTINGS = TABLE4_SETTINGS + SCALE_STUDIES
@@ -36,9 +39,16 @@ POPULARITY_SETTING = Objective.parse(config["analyses"]["popularity"]["optimized
 LFM1B_ARCHIVES = ["LFM-1b.zip", "LFM-1b_UGP.zip"]
 # Word2Vec holds two float32 matrices of V songs x d plus ~400 B per song (vocabulary, lookups, token
 # strings); HPO trials draw d up to the search space's maximum.
-MAX_VECTOR_SIZE = max(config["word2vec"]["defaults"]["vector_size"],
-                      config["hpo"]["search_space"]["vector_size"]["high"])
+MAX_VECTOR_SIZE = max(
+    config["word2vec"]["defaults"]["vector_size"],
+    config["hpo"]["search_space"]["vector_size"]["high"],
+)
 MODEL_BYTES_PER_SONG = 8 * MAX_VECTOR_SIZE + 400
+
+
+def names_pattern(names):
+    """Regular expression matching exactly one of ``names`` (for wildcard_constraints)."""
+    return "|".join(re.escape(name) for name in names)
 
 
 def dataset_label():
