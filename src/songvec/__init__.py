@@ -3,11 +3,15 @@
 The package holds every piece of logic of the workflow; the scripts in ``scripts/`` only connect
 Snakemake's inputs and outputs to these functions. Modules are named after what they compute:
 
-- data: ``lfm1b`` (file formats), ``download``, ``demo_data``, ``sequences``, ``genres``, ``split``,
-  ``dataset_stats``
-- embeddings and metrics: ``training``, ``neighbors``, ``next_song``, ``hard_negatives``, ``clustering``
-- studies: ``hpo``, ``significance``, ``popularity``, ``play_rate``, ``tables``
-- plumbing: ``atomic`` (no half-written outputs), ``progress`` (rates and ETA in logs), ``config``
+- data: ``lfm1b`` (file formats), ``download``, ``demo_data``, ``ingest``, ``sequences``, ``genres``,
+  ``split``, ``dataset_stats``
+- embeddings and metrics: ``training``, ``neighbors``, ``next_song``, ``hard_negatives``, ``clustering``,
+  ``evaluation`` (every metric of one embedding)
+- studies: ``objectives`` (paper eq. 1-2), ``time_budget`` (section 4.7), ``hpo`` (the Optuna engine, a
+  package: docs/hpo.md), ``final_evaluation``, ``significance``, ``popularity``, ``play_rate``,
+  ``tables``, ``figures``
+- plumbing: ``atomic`` (no half-written outputs), ``progress`` (rates and ETA in logs), ``logs``,
+  ``config``
 """
 
 __version__ = "0.1.0"
