@@ -249,7 +249,7 @@ def configuration_evaluator(train: Sequences | Iterable[Sequences], data: Evalua
             dataclasses.replace(training, epochs=plan.epochs)
         try:
             model = train_word2vec(corpus, params, trial_training, time_budget_seconds=plan.budget_seconds,
-                                   budget_clock=budget.clock if budget is not None else "cpu", logger=logger)
+                                   budget_clock=plan.clock, logger=logger)
         except OverTimeBudget as over:
             raise over.as_infeasible() from over
         result = evaluate_embedding(model.wv.vectors, np.asarray(model.wv.index_to_key, dtype=np.int64),

@@ -1,12 +1,14 @@
 """The time constraint of HPO trials (paper 4.7), in one place and free of Optuna.
 
-A trial may train for at most ``factor`` times the measured training time of the reference (default)
+A trial may train for at most ``factor`` times the training time of the reference (default)
 configuration (config ``hpo.time_budget_factor``, ``time_measure``, ``time_constraint``,
-``prediction_margin``). :class:`TimeBudget` decides, before any training, how many epochs a
-configuration trains and whether it is infeasible by the cost model (:func:`relative_cost`);
-:func:`songvec.training.train_word2vec` enforces the budget while it trains, on a :class:`Clock`, and
-raises :class:`OverTimeBudget`. An infeasible configuration is reported to the HPO engine as
-:class:`TrialInfeasible`. The README ("Choices where the paper is silent") says why each default.
+``prediction_margin``, ``cost_model``). :class:`TimeBudget` decides, before any training, how many
+epochs a configuration trains and whether it is infeasible by the cost model (:class:`CostModel`).
+With ``time_measure: model`` the cost model alone decides, so the decision is the same on any machine
+and under any load; with ``cpu`` or ``wall``, :func:`songvec.training.train_word2vec` also enforces the
+budget while it trains, on a :class:`Clock`, and raises :class:`OverTimeBudget`. An infeasible
+configuration is reported to the HPO engine as :class:`TrialInfeasible`. The README ("Choices where
+the paper is silent", "Reproducibility") says why each default.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 CONSTRAINTS = ("reject", "scale_epochs")
 """``reject``: a configuration over the budget is infeasible; ``scale_epochs``: it trains fewer epochs."""
-CONFIG_KEYS = ("time_budget_factor", "time_constraint", "time_measure", "prediction_margin")
+CONFIG_KEYS = ("time_budget_factor", "time_constraint", "time_measure", "prediction_margin", "cost_model")
 """The keys of config section ``hpo`` that define the budget (and so what a trial's metrics mean)."""
 
 
@@ -40,6 +42,49 @@ CLOCKS = {"cpu": Clock("cpu", time.process_time, "train_cpu_seconds"),
           "wall": Clock("wall", time.perf_counter, "train_seconds")}
 """``cpu``: CPU seconds of the training process (unaffected by other processes sharing the cores);
 ``wall``: elapsed seconds."""
+TIME_MEASURES = ("model", *CLOCKS)
+"""How a trial's training time is known: ``model``, predicted by the :class:`CostModel` (deterministic),
+or measured on one of :data:`CLOCKS`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CostModel:
+    """CPU time of skip-gram Word2Vec with negative sampling, per token and epoch, in nanoseconds:
+
+        (window + 1) * (negative + 1) * (per_sample_dim * vector_size + per_sample) + per_token
+
+    gensim trains, per token, about ``window + 1`` (context, centre) pairs (it shrinks the window at
+    random to 1..window on each side), each against ``negative + 1`` output vectors: a dot product and
+    two updates of ``vector_size`` floats (``per_sample_dim``) plus a fixed cost per sample
+    (``per_sample``: drawing the negative from the cumulative table, the sigmoid lookup, the BLAS
+    calls); ``per_token`` is what a token costs whatever the parameters (reading the corpus, the
+    frequent-song down-sampling). The learning rate and the sampling exponent do not change the cost.
+    Only ratios of costs are used (:meth:`relative`), so the unit does not matter; config
+    ``hpo.cost_model`` holds the coefficients fitted on measured trainings
+    (``benchmarks/bench_cost_model.py``). The defaults are the textbook form (window+1)(negative+1)d.
+    """
+
+    per_sample_dim: float = 1.0
+    per_sample: float = 0.0
+    per_token: float = 0.0
+
+    def __post_init__(self):
+        for name in ("per_sample_dim", "per_sample", "per_token"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"cost model coefficient {name} must be a finite number >= 0, got {value!r}")
+        if self.per_sample_dim == self.per_sample == 0:
+            raise ValueError("cost model: per_sample_dim and per_sample cannot both be 0 (the cost would not "
+                             "depend on the parameters)")
+
+    def cost(self, params: Word2VecParams) -> float:
+        """Nanoseconds (in the coefficients' unit) to train one token for one epoch."""
+        samples = (params.window + 1) * (params.negative + 1)
+        return samples * (self.per_sample_dim * params.vector_size + self.per_sample) + self.per_token
+
+    def relative(self, params: Word2VecParams, reference: Word2VecParams) -> float:
+        """Training cost of ``params`` relative to ``reference`` on the same corpus and epochs."""
+        return self.cost(params) / self.cost(reference)
 
 
 class TrialInfeasible(Exception):
@@ -83,24 +128,10 @@ class OverTimeBudget(RuntimeError):
         return TrialInfeasible(str(self), violation=self.projected_seconds / self.budget_seconds - 1)
 
 
-def relative_cost(params: Word2VecParams, reference: Word2VecParams) -> float:
-    """Training cost of ``params`` relative to ``reference`` on the same corpus and epochs.
-
-    Skip-gram with negative sampling trains, per token, about ``window + 1`` context pairs (gensim
-    shrinks the window at random to 1..window on each side), each a dot product and update with
-    ``negative + 1`` vectors of ``vector_size`` floats: cost ~ (window + 1)(negative + 1) vector_size.
-    The learning rate and the sampling exponent do not change the cost.
-    """
-    def cost(p: Word2VecParams) -> float:
-        return (p.window + 1) * (p.negative + 1) * p.vector_size
-
-    return cost(params) / cost(reference)
-
-
 def epochs_within_budget(params: Word2VecParams, reference: Word2VecParams, epochs: int,
-                         budget_factor: float) -> int:
+                         budget_factor: float, model: CostModel = CostModel()) -> int:
     """Most epochs, at most ``epochs``, that ``params`` can train in ``budget_factor`` times the time of
-    ``reference`` trained for ``epochs`` (by :func:`relative_cost`); 0 when even one epoch is over.
+    ``reference`` trained for ``epochs`` (by ``model``'s relative cost); 0 when even one epoch is over.
 
     For example with 5 epochs and a factor 1.25, a configuration 2x costlier per epoch gets 3 epochs
     (1.2x the reference's time) and one 7x costlier gets 0. Cheaper ones keep ``epochs``.
@@ -109,29 +140,35 @@ def epochs_within_budget(params: Word2VecParams, reference: Word2VecParams, epoc
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     if not budget_factor > 0:
         raise ValueError(f"budget_factor must be > 0, got {budget_factor!r}")
-    affordable = math.floor(epochs * budget_factor / relative_cost(params, reference) + 1e-9)
+    affordable = math.floor(epochs * budget_factor / model.relative(params, reference) + 1e-9)
     return int(min(epochs, affordable))
 
 
 @dataclasses.dataclass(frozen=True)
 class TrialPlan:
-    """How one configuration trains: ``epochs``, and ``budget_seconds`` to enforce on the budget's
-    clock while it trains (None: not held to the budget, as the reference configuration itself)."""
+    """How one configuration trains: ``epochs``, and ``budget_seconds`` to enforce on ``clock`` (a key of
+    :data:`CLOCKS`) while it trains (None: not held to a measured budget, as the reference configuration
+    itself, or every configuration when the cost model alone decides)."""
 
     epochs: int
     budget_seconds: float | None
+    clock: str = "cpu"
 
 
 @dataclasses.dataclass(frozen=True)
 class TimeBudget:
-    """The per-trial training-time budget: ``factor`` x ``reference_seconds``, the training time of
-    the ``reference`` configuration (the defaults) measured on ``clock`` (a key of :data:`CLOCKS`).
+    """The per-trial training-time budget: ``factor`` x the training time of the ``reference``
+    configuration (the defaults), ``reference_seconds`` as measured on the CPU or wall clock.
+
+    ``clock`` (one of :data:`TIME_MEASURES`): ``model`` decides feasibility by ``cost_model`` alone, before
+    training, and holds no training to a measured time (the same decision on any machine and load);
+    ``cpu`` / ``wall`` hold every training to ``factor`` x ``reference_seconds`` on that clock.
 
     ``constraint`` (one of :data:`CONSTRAINTS`): ``reject`` trains every configuration for the full
-    epochs and holds it to the budget; ``scale_epochs`` trains a costlier one for as many epochs as
-    :func:`epochs_within_budget` affords (infeasible when not even one). ``prediction_margin``: a
-    configuration whose predicted time (:func:`relative_cost` x ``reference_seconds``, for the epochs
-    it trains) exceeds margin x the budget is infeasible without training; None turns this off.
+    epochs; ``scale_epochs`` trains a costlier one for as many epochs as :func:`epochs_within_budget`
+    affords (infeasible when not even one). ``prediction_margin`` (``cpu`` / ``wall`` only): a
+    configuration whose predicted time exceeds margin x the budget is infeasible without training; None
+    turns this off (``model`` needs no margin: it rejects whatever is predicted over the budget).
     """
 
     reference: Word2VecParams
@@ -140,10 +177,11 @@ class TimeBudget:
     clock: str = "cpu"
     constraint: str = "reject"
     prediction_margin: float | None = None
+    cost_model: CostModel = CostModel()
 
     def __post_init__(self):
-        if self.clock not in CLOCKS:
-            raise ValueError(f"time budget clock must be one of {sorted(CLOCKS)}, got {self.clock!r}")
+        if self.clock not in TIME_MEASURES:
+            raise ValueError(f"time budget clock must be one of {TIME_MEASURES}, got {self.clock!r}")
         if self.constraint not in CONSTRAINTS:
             raise ValueError(f"time constraint must be one of {CONSTRAINTS}, got {self.constraint!r}")
         for name in ("reference_seconds", "factor"):
@@ -156,41 +194,71 @@ class TimeBudget:
     def from_config(cls, hpo: Mapping[str, Any], reference: Word2VecParams,
                     reference_record: Mapping[str, Any]) -> "TimeBudget":
         """The budget of config section ``hpo`` for the ``reference`` configuration, whose training
-        record (:func:`songvec.training.save_model`'s JSON) holds its measured seconds."""
-        clock = hpo["time_measure"]
-        if clock not in CLOCKS:
-            raise ValueError(f"config key 'hpo.time_measure' must be one of {sorted(CLOCKS)}, got {clock!r}")
-        return cls(reference, float(reference_record[CLOCKS[clock].record_key]), hpo["time_budget_factor"],
-                   clock, hpo["time_constraint"], hpo["prediction_margin"])
+        record (:func:`songvec.training.save_model`'s JSON) holds its measured seconds (with
+        ``time_measure: model`` its CPU seconds, only to state predictions in seconds)."""
+        measure = hpo["time_measure"]
+        if measure not in TIME_MEASURES:
+            raise ValueError(f"config key 'hpo.time_measure' must be one of {TIME_MEASURES}, got {measure!r}")
+        seconds = reference_record[CLOCKS["cpu" if measure == "model" else measure].record_key]
+        return cls(reference, float(seconds), hpo["time_budget_factor"], measure, hpo["time_constraint"],
+                   hpo["prediction_margin"], CostModel(**hpo["cost_model"]))
 
     @property
     def seconds(self) -> float:
-        """The budget of one trial's training, in seconds on :attr:`clock`."""
+        """The budget of one trial's training, in seconds (predicted ones with ``clock`` ``model``)."""
         return self.factor * self.reference_seconds
+
+    def _epochs_and_cost(self, params: Word2VecParams, epochs: int) -> tuple[int, float]:
+        """The epochs ``params`` trains (0: not even one fits, with ``scale_epochs``) and its predicted
+        training time as a multiple of the budget (for one epoch when none fits)."""
+        trained = epochs
+        if self.constraint == "scale_epochs":
+            trained = epochs_within_budget(params, self.reference, epochs, self.factor, self.cost_model)
+        relative = self.cost_model.relative(params, self.reference)
+        return trained, relative * max(trained, 1) / (epochs * self.factor)
+
+    def predicted_violation(self, params: Word2VecParams, epochs: int) -> float:
+        """How far the cost model puts ``params`` (trained as :meth:`plan` would) over the budget:
+        predicted time / budget - 1, > 0 exactly when the cost model says it does not fit (with
+        ``scale_epochs``: not even one epoch). :meth:`plan` exempts the reference itself."""
+        trained, predicted = self._epochs_and_cost(params, epochs)
+        if self.constraint == "scale_epochs":
+            return max(predicted - 1, 1e-9) if trained == 0 else min(predicted - 1, 0.0)
+        return predicted - 1
+
+    def violation_predictor(self, epochs: int) -> Callable[[Mapping[str, Any]], float]:
+        """:meth:`predicted_violation` of a parameter dict (``Word2VecParams`` fields), for the HPO
+        engine's constraint-aware sampling (:mod:`songvec.hpo.sampling`)."""
+        from songvec.training import Word2VecParams
+
+        return lambda params: self.predicted_violation(Word2VecParams(**params), epochs)
 
     def plan(self, params: Word2VecParams, epochs: int) -> TrialPlan:
         """How ``params`` trains when the reference trains ``epochs`` epochs; raises
         :class:`TrialInfeasible` when the cost model already rules it out."""
         if params == self.reference:
             return TrialPlan(epochs, None)
+        trained, predicted = self._epochs_and_cost(params, epochs)
         budget = self.seconds
-        factor = budget / self.reference_seconds
-        trained = epochs
-        if self.constraint == "scale_epochs":
-            trained = epochs_within_budget(params, self.reference, epochs, factor)
-            if trained == 0:
-                cost = relative_cost(params, self.reference)
-                raise TrialInfeasible(f"one epoch costs {cost:.3g} x the reference's, more than the budget of "
-                                      f"{factor:.3g} x its {epochs} epochs",
-                                      violation=cost / (epochs * budget / self.reference_seconds) - 1)
-        if self.prediction_margin is not None:
-            predicted = relative_cost(params, self.reference) * self.reference_seconds * trained / epochs
-            if predicted > self.prediction_margin * budget:
-                raise TrialInfeasible(f"predicted training time {predicted:.3g}s exceeds {self.prediction_margin:g} x "
-                                      f"the budget of {budget:.3g}s",
-                                      violation=max(predicted / budget - 1, 1e-9))
-        return TrialPlan(trained, budget)
+        if trained == 0:
+            cost = self.cost_model.relative(params, self.reference)
+            raise TrialInfeasible(f"one epoch costs {cost:.3g} x the reference's, more than the budget of "
+                                  f"{self.factor:.3g} x its {epochs} epochs", violation=max(predicted - 1, 1e-9))
+        if self.clock == "model":
+            if self.constraint == "reject" and predicted > 1:
+                raise TrialInfeasible(f"the cost model predicts {predicted * self.factor:.3g} x the reference's "
+                                      f"training time, over the budget of {self.factor:.3g} x",
+                                      violation=predicted - 1)
+            return TrialPlan(trained, None)
+        if self.prediction_margin is not None and predicted > self.prediction_margin:
+            raise TrialInfeasible(f"predicted training time {predicted * budget:.3g}s exceeds "
+                                  f"{self.prediction_margin:g} x the budget of {budget:.3g}s",
+                                  violation=max(predicted - 1, 1e-9))
+        return TrialPlan(trained, budget, self.clock)
 
     def describe(self) -> str:
+        if self.clock == "model":
+            return (f"budget {self.factor:g} x the reference's training cost by the cost model {self.cost_model} "
+                    f"(reference: {self.reference_seconds:.2f} CPU seconds measured; {self.constraint})")
         return (f"reference training {self.reference_seconds:.2f} {self.clock} seconds, budget "
                 f"{self.seconds:.2f}s per trial ({self.constraint})")
