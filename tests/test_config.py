@@ -48,6 +48,14 @@ def test_default_config_is_valid():
      "config key 'false_neighbors' was renamed to 'hard_negatives'"),
     (lambda c: c["lfm1b"]["files"]["LFM-1b.zip"].update(sha256="abc"),
      "config key 'lfm1b.files.LFM-1b.zip.sha256': 'abc' does not match"),
+    (lambda c: c["hpo"].update(sampler="nsga2"), "config key 'hpo.sampler': 'nsga2' is not one of"),
+    (lambda c: c["hpo"]["sampler_settings"]["tpe"].update(gamma=0.1),
+     "config key 'hpo.sampler_settings.tpe.gamma' is unknown"),
+    (lambda c: c["hpo"].update(time_measure="sundial"), "config key 'hpo.time_measure': 'sundial' is not one of"),
+    (lambda c: c["hpo"]["pareto"].update(sampler="nsga2", max_trials=10),
+     "config key 'hpo.sampler_settings.nsga2.population_size': 10 >= hpo.pareto.max_trials (10)"),
+    (lambda c: c["hpo"]["cost_model"].update(per_sample_dim=0, per_sample=0),
+     "config key 'hpo.cost_model': per_sample_dim and per_sample cannot both be 0"),
 ])
 def test_bad_config_names_the_key(edit, message):
     with pytest.raises(ConfigError) as error:
@@ -62,3 +70,12 @@ def test_every_problem_is_listed_at_once():
     with pytest.raises(ConfigError) as error:
         check_config(edited(two_problems), SCHEMA)
     assert "'seed'" in str(error.value) and "'evaluation.k'" in str(error.value)
+
+
+def test_gp_needs_pytorch(monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a))
+    with pytest.raises(ConfigError, match="config key 'hpo.pareto.sampler': gp .* needs PyTorch"):
+        check_config(edited(lambda c: c["hpo"]["pareto"].update(sampler="gp")), SCHEMA)

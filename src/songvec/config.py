@@ -9,6 +9,7 @@ filled) are checked here.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -71,12 +72,32 @@ def semantic_problems(config: dict) -> list[str]:
         problems.append(f"config key 'analyses.popularity.optimized': {optimized!r} is not one of hpo.objectives")
     if "HitRate" not in config["hpo"]["objectives"]:
         problems.append("config key 'hpo.objectives': must contain HitRate (Table 4 compares against its best)")
+    problems += _sampler_problems(config["hpo"])
     if config["dataset"] == "folder" and not config["folder"]["path"]:
         problems.append("config key 'folder.path': must name a folder of LFM-1b files when dataset is 'folder'")
     if config["dataset"] == "lfm1b":
         lfm = config["lfm1b"]
         if not (lfm["mirrors"] or lfm["archive_dir"] or lfm["folder"]):
             problems.append("config key 'lfm1b': give mirrors, archive_dir or folder for dataset 'lfm1b'")
+    return problems
+
+
+def _sampler_problems(hpo: dict) -> list[str]:
+    """The samplers chosen can run: GPSampler needs PyTorch, NSGA-II a first generation within the budget;
+    the cost model depends on the parameters."""
+    problems = []
+    for key, sampler in (("hpo.sampler", hpo["sampler"]), ("hpo.pareto.sampler", hpo["pareto"]["sampler"])):
+        if sampler == "gp" and importlib.util.find_spec("torch") is None:
+            problems.append(f"config key '{key}': gp (optuna.samplers.GPSampler) needs PyTorch, which is not "
+                            "installed: pip install torch (the CPU build is enough), or choose tpe")
+    population = hpo["sampler_settings"]["nsga2"]["population_size"]
+    if hpo["pareto"]["sampler"] == "nsga2" and population >= hpo["pareto"]["max_trials"]:
+        problems.append(f"config key 'hpo.sampler_settings.nsga2.population_size': {population} >= "
+                        f"hpo.pareto.max_trials ({hpo['pareto']['max_trials']}): NSGA-II would never get past its "
+                        "random first generation")
+    cost = hpo["cost_model"]
+    if cost["per_sample_dim"] == cost["per_sample"] == 0:
+        problems.append("config key 'hpo.cost_model': per_sample_dim and per_sample cannot both be 0")
     return problems
 
 
