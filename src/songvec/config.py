@@ -16,6 +16,30 @@ import jsonschema
 import yaml
 
 
+PAPER_SPLIT = {"train": 0.98, "valid": 0.01, "test": 0.01}
+DEMO_SPLIT = {"train": 0.90, "valid": 0.05, "test": 0.05}
+PAPER_SCALE_FRACTIONS = [0.01, 0.02, 0.05]
+DEMO_SCALE_FRACTIONS = [0.1, 0.2, 0.5]
+
+
+def split_fractions(config: dict) -> dict[str, float]:
+    """Train/validation/test fractions of the configured ``split``; ``auto`` is the paper's 98/1/1 for
+    LFM-1b and a folder of its files, and 90/5/5 for the demo, whose 2,400 users would leave 24 each to a
+    1% validation or test split (README, "Choices": at least 100 users and 5,000 pairs each)."""
+    if config["split"] != "auto":
+        return dict(config["split"])
+    return dict(DEMO_SPLIT if config["dataset"] == "demo" else PAPER_SPLIT)
+
+
+def scale_fractions(config: dict) -> list[float]:
+    """Subsample fractions of the scale study (Table 6); ``auto`` is the paper's 1% / 2% / 5% except on the
+    demo: 10% / 20% / 50%, the same 1 : 2 : 5 ratios with over 200 sequences in the smallest sample."""
+    fractions = config["analyses"]["scale"]["fractions"]
+    if fractions != "auto":
+        return list(fractions)
+    return list(DEMO_SCALE_FRACTIONS if config["dataset"] == "demo" else PAPER_SCALE_FRACTIONS)
+
+
 class ConfigError(ValueError):
     """The configuration is invalid; the message lists every problem with its key."""
 
@@ -52,7 +76,7 @@ def semantic_problems(config: dict) -> list[str]:
     from songvec.objectives import Objective
 
     problems = []
-    split = config["split"]
+    split = split_fractions(config)
     total = split["train"] + split["valid"] + split["test"]
     if not math.isclose(total, 1.0, abs_tol=1e-9):
         problems.append(f"config key 'split': train + valid + test must sum to 1, got {total:g}")

@@ -17,7 +17,7 @@ os.environ.update(
     }
 )
 
-from songvec.config import check_config
+from songvec.config import check_config, scale_fractions, split_fractions
 from songvec.objectives import Objective
 from songvec.sequences import track_id_bound
 
@@ -28,12 +28,13 @@ PAPER_RESULTS = str(Path(workflow.basedir) / "workflow" / "resources" / "paper_r
 SEED = config["seed"]
 STUDIES = {Objective.parse(name).study_name: name for name in config["hpo"]["objectives"]}
 PARETO_STUDY = "Pareto-HitRate-VRCGenre"
-SCALE_STUDIES = [
-    f"HitRate-sample{fraction:g}" for fraction in config["analyses"]["scale"]["fractions"]
-]
+SPLIT = split_fractions(config)
+SCALE_FRACTIONS = scale_fractions(config)
+SCALE_STUDIES = [f"HitRate-sample{fraction:g}" for fraction in SCALE_FRACTIONS]
+# Fig. 1: HPO trials spread over the VRC range, retrained (songvec.coherence_spaces)
+COHERENCE_SPACES = [f"space-{i}" for i in range(1, config["analyses"]["coherence_spaces"] + 1)]
 PARETO = [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] else []
 TABLE4_SETTINGS = ["default"] + list(STUDIES)
-FINAL_SETTINGS = TABLE4_SETTINGS + SCALE_STUDIES
 FIRST_SEED = config["final"]["seeds"][0]
 POPULARITY_SETTING = Objective.parse(config["analyses"]["popularity"]["optimized"]).study_name
 LFM1B_ARCHIVES = ["LFM-1b.zip", "LFM-1b_UGP.zip"]
@@ -110,24 +111,50 @@ def study_objective(study):
     return STUDIES[study]
 
 
+def study_sample(study):
+    """``sample<fraction>`` of a scale study, None for a study on the whole training split."""
+    return study.removeprefix("HitRate-") if study in SCALE_STUDIES else None
+
+
 def study_training(study):
     """Training sequences of a study: the full masked training split, or a subsample (scale study)."""
-    if study in SCALE_STUDIES:
-        return f"{RESULTS}/data/train_masked_{study.removeprefix('HitRate-')}.parquet"
+    sample = study_sample(study)
+    if sample:
+        return f"{RESULTS}/data/train_masked_{sample}.parquet"
     return f"{RESULTS}/data/train_masked.parquet"
 
 
 def study_in_set_pairs(study):
-    """In-set evaluation pairs of a study's training sequences."""
-    if study in SCALE_STUDIES:
-        return f"{RESULTS}/data/pairs/in_set_{study.removeprefix('HitRate-')}.parquet"
-    return f"{RESULTS}/data/pairs/in_set.parquet"
+    """Validation in-set pairs of a study: those of its training sequences (evaluation.in_set_pairs)."""
+    sample = study_sample(study)
+    if sample:
+        return f"{RESULTS}/data/pairs/in_set_valid_{sample}.parquet"
+    return f"{RESULTS}/data/pairs/in_set_valid.parquet"
+
+
+def study_reference(study):
+    """The default configuration's training record on the study's training sequences: the time budget of
+    its trials is relative to it (a scale study's sample trains in a fraction of the full data's time).
+    """
+    sample = study_sample(study)
+    setting = f"default-{sample}" if sample else "default"
+    return f"{RESULTS}/models/{setting}/seed-{SEED}/record.json"
+
+
+def setting_training(wildcards):
+    """Training sequences of a model setting: ``default-sample<f>`` (a scale study's time reference)
+    trains on that subsample, every other setting on the whole masked training split."""
+    if wildcards.setting.startswith("default-sample"):
+        return f"{RESULTS}/data/train_masked_{wildcards.setting.removeprefix('default-')}.parquet"
+    return f"{RESULTS}/data/train_masked.parquet"
 
 
 def setting_params(wildcards):
     """Hyper-parameters of a model setting: none for the default, the study's best otherwise."""
-    if wildcards.setting == "default":
+    if wildcards.setting == "default" or wildcards.setting.startswith("default-sample"):
         return []
+    if wildcards.setting in COHERENCE_SPACES:
+        return [f"{RESULTS}/coherence/{wildcards.setting}.json"]
     return [f"{RESULTS}/hpo/{wildcards.setting}/best.json"]
 
 
