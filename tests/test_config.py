@@ -44,6 +44,9 @@ def test_default_config_is_valid():
     (lambda c: c["final"].update(seeds=[]), "config key 'final.seeds': [] should be non-empty"),
     (lambda c: c["analyses"]["popularity"].update(optimized="lambdaGenre(0.5)"),
      "config key 'analyses.popularity.optimized'"),
+    (lambda c: (c["max_job"].update(threads=2), c["word2vec"].update(workers=4)),
+     "config key 'word2vec.workers': 4 threads per training job, but max_job.threads is 2"),
+    (lambda c: c["max_job"].update(mem_mb=0), "config key 'max_job.mem_mb': 0 is less than the minimum of 1"),
     (lambda c: c["lfm1b"]["files"]["LFM-1b.zip"].update(sha256="abc"),
      "config key 'lfm1b.files.LFM-1b.zip.sha256': 'abc' does not match"),
 ])
