@@ -8,11 +8,14 @@ working directory (--directory) so that results of earlier runs in the clone do 
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -25,10 +28,24 @@ SCHEDULER_COMMANDS = ("sbatch", "srun", "sinfo", "squeue", "sacct", "scancel", "
 
 
 def path_without_schedulers() -> str:
-    """PATH without any folder holding a scheduler command, so a dry run cannot lean on one."""
-    kept = [d for d in os.environ.get("PATH", "").split(os.pathsep)
-            if d and not any((Path(d) / command).exists() for command in SCHEDULER_COMMANDS)]
+    """PATH in which no scheduler command is found, so a dry run cannot lean on one. A folder holding one
+    (/usr/bin where SLURM is installed, as in CI) is replaced by a folder of links to its other programs."""
+    kept = []
+    for folder in filter(None, os.environ.get("PATH", "").split(os.pathsep)):
+        if any((Path(folder) / command).exists() for command in SCHEDULER_COMMANDS):
+            folder = str(programs_except_schedulers(folder))
+        kept.append(folder)
     return os.pathsep.join(kept)
+
+
+@functools.cache
+def programs_except_schedulers(folder: str) -> Path:
+    links = Path(tempfile.mkdtemp(prefix="songvec-test-path-"))
+    atexit.register(shutil.rmtree, links, ignore_errors=True)
+    for program in Path(folder).iterdir():
+        if program.name not in SCHEDULER_COMMANDS:
+            (links / program.name).symlink_to(program)
+    return links
 
 
 def snakemake(*args: str, workdir: Path, env: dict | None = None, timeout: int = 300) -> str:
