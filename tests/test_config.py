@@ -50,6 +50,9 @@ def test_default_config_is_valid():
      "config key 'analyses.popularity.optimized'"),
     (lambda c: c.update(false_neighbors={"min_cooccurrence": 3}),
      "config key 'false_neighbors' was renamed to 'hard_negatives'"),
+    (lambda c: (c["max_job"].update(threads=2), c["word2vec"].update(workers=4)),
+     "config key 'word2vec.workers': 4 threads per training job, but max_job.threads is 2"),
+    (lambda c: c["max_job"].update(mem_mb=0), "config key 'max_job.mem_mb': 0 is less than the minimum of 1"),
     (lambda c: c["lfm1b"]["files"]["LFM-1b.zip"].update(sha256="abc"),
      "config key 'lfm1b.files.LFM-1b.zip.sha256': 'abc' does not match"),
 ])

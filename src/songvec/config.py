@@ -95,6 +95,10 @@ def semantic_problems(config: dict) -> list[str]:
         problems.append(f"config key 'analyses.popularity.optimized': {optimized!r} is not one of hpo.objectives")
     if "HitRate" not in config["hpo"]["objectives"]:
         problems.append("config key 'hpo.objectives': must contain HitRate (Table 4 compares against its best)")
+    max_threads, workers = config["max_job"]["threads"], config["word2vec"]["workers"]
+    if max_threads is not None and workers > max_threads:
+        problems.append(f"config key 'word2vec.workers': {workers} threads per training job, but max_job.threads "
+                        f"is {max_threads}: no node could run the job")
     if config["dataset"] == "folder" and not config["folder"]["path"]:
         problems.append("config key 'folder.path': must name a folder of LFM-1b files when dataset is 'folder'")
     if config["dataset"] == "lfm1b":

@@ -6,6 +6,8 @@ import sys
 import zlib
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 # Jobs (scripts, cluster jobs, conda envs) import the package from the clone and hash strings
@@ -183,7 +185,7 @@ def all_targets():
 
 
 def streaming_mem_mb(fixed_mb, song_bytes=0, batch_bytes=150, sequences="sequences"):
-    """resources.mem_mb of a job that reads its `sequences` input in batches (MB, x attempt).
+    """resources.mem_mb of a job that reads its `sequences` input in batches (MB, x attempt, see job_mem_mb).
 
     fixed_mb (interpreter, libraries, small inputs) + batch_bytes per event of a batch of
     streaming.batch_events (measured 110-150 B while reading) + song_bytes per track id of the
@@ -198,6 +200,23 @@ def streaming_mem_mb(fixed_mb, song_bytes=0, batch_bytes=150, sequences="sequenc
             raise FileNotFoundError(errno.ENOENT, "input not created yet", path)
         songs = track_id_bound(path) if song_bytes else 0
         batch_mb = batch_bytes * config["streaming"]["batch_events"] / 2**20
-        return int((fixed_mb + batch_mb + song_bytes * songs / 2**20) * attempt)
+        return job_mem_mb(int(fixed_mb + batch_mb + song_bytes * songs / 2**20), attempt)
 
     return mem_mb
+
+
+def job_mem_mb(mb, attempt=1):
+    """resources.mem_mb of a job needing `mb` MB: `mb` x attempt (a retry asks for more), at most
+    max_job.mem_mb. A first request above max_job.mem_mb (the largest node) stops the run before the job
+    is submitted: SLURM would reject it, or keep it pending for a node that does not exist.
+    """
+    limit = config["max_job"]["mem_mb"]
+    if limit is not None and mb > limit:
+        raise WorkflowError(
+            f"the job needs mem_mb={mb} but max_job.mem_mb is {limit} (the largest node jobs can run on): "
+            "no node can run it. Raise max_job.mem_mb if a larger node exists (and send the job to its "
+            "partition: --set-resources RULE:slurm_partition=NAME), or lower the memory settings "
+            "(ingest.memory_budget_gb, streaming.batch_events, false_neighbors.memory_budget_gb; Word2Vec jobs "
+            "also grow with the vocabulary and hpo.search_space.vector_size.high)."
+        )
+    return mb * attempt if limit is None else min(mb * attempt, limit)

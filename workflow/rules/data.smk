@@ -87,7 +87,7 @@ rule ingest_events:
         f"{RESULTS}/benchmarks/ingest_events.tsv"
     threads: 2
     resources:
-        mem_mb=int(config["ingest"]["memory_budget_gb"] * 1024) + 2000,
+        mem_mb=lambda wildcards: job_mem_mb(int(config["ingest"]["memory_budget_gb"] * 1024) + 2000),
     conda:
         "../../envs/data.yaml"
     script:
