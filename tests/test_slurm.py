@@ -278,7 +278,7 @@ class CancelWorkerMidTrial:
 # model and its metrics): with 2 workers per study the trial order depends on timing, so the studies, the
 # tuned models and the tables built from them differ between any two runs.
 DETERMINISTIC_TARGETS = ["results/tables/table2.csv", "results/data/pairs/summary.json",
-                         "results/false_neighbors/hard_negatives.parquet", "results/data/track_genres.parquet",
+                         "results/hard_negatives/pairs.parquet", "results/data/track_genres.parquet",
                          "results/data/pairs/in_set_sample0.5.parquet",
                          "results/metrics/default/seed-42/valid.json",
                          "results/metrics/default/seed-1/test.json"]

@@ -216,7 +216,7 @@ def job_mem_mb(mb, attempt=1):
             f"the job needs mem_mb={mb} but max_job.mem_mb is {limit} (the largest node jobs can run on): "
             "no node can run it. Raise max_job.mem_mb if a larger node exists (and send the job to its "
             "partition: --set-resources RULE:slurm_partition=NAME), or lower the memory settings "
-            "(ingest.memory_budget_gb, streaming.batch_events, false_neighbors.memory_budget_gb; Word2Vec jobs "
+            "(ingest.memory_budget_gb, streaming.batch_events, hard_negatives.memory_budget_gb; Word2Vec jobs "
             "also grow with the vocabulary and hpo.search_space.vector_size.high)."
         )
     return mb * attempt if limit is None else min(mb * attempt, limit)
