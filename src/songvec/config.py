@@ -17,15 +17,16 @@ import yaml
 
 
 PAPER_SPLIT = {"train": 0.98, "valid": 0.01, "test": 0.01}
-DEMO_SPLIT = {"train": 0.90, "valid": 0.05, "test": 0.05}
+DEMO_SPLIT = {"train": 0.84, "valid": 0.08, "test": 0.08}
 PAPER_SCALE_FRACTIONS = [0.01, 0.02, 0.05]
 DEMO_SCALE_FRACTIONS = [0.1, 0.2, 0.5]
 
 
 def split_fractions(config: dict) -> dict[str, float]:
     """Train/validation/test fractions of the configured ``split``; ``auto`` is the paper's 98/1/1 for
-    LFM-1b and a folder of its files, and 90/5/5 for the demo, whose 2,400 users would leave 24 each to a
-    1% validation or test split (README, "Choices": at least 100 users and 5,000 pairs each)."""
+    LFM-1b and a folder of its files, and 84/8/8 for the demo, whose 2,600 users would leave 26 each to a
+    1% validation or test split (README, "Evaluation power": at least 100 users and 5,000 scored pairs
+    each, and 1,000 in-set pairs for each of validation and test)."""
     if config["split"] != "auto":
         return dict(config["split"])
     return dict(DEMO_SPLIT if config["dataset"] == "demo" else PAPER_SPLIT)

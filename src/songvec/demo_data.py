@@ -129,9 +129,9 @@ SIZES = {
                      n_duplicate_names=3, block_size=250),
     "small": DemoSize(n_users=1_000, mean_length=90, n_genres=20, n_artists=23_000, n_tracks=180_000,
                       n_duplicate_names=5),
-    # the workflow default: ~215k events of 2,400 users; with the 90/5/5 split of the demo (config split:
-    # auto), validation and test hold 120 users and about 10,000 pairs each
-    "default": DemoSize(n_users=2_400, mean_length=90, n_genres=30, n_artists=55_000, n_tracks=430_000,
+    # the workflow default: ~220k events of 2,600 users; with the 84/8/8 split of the demo (config split:
+    # auto), validation and test hold 208 users and about 15,000 pairs each
+    "default": DemoSize(n_users=2_600, mean_length=85, n_genres=30, n_artists=56_000, n_tracks=440_000,
                         n_duplicate_names=8),
     # 2.5 times the default: more power, 2.5 times the training time
     "large": DemoSize(n_users=6_000, mean_length=90, n_genres=36, n_artists=138_000, n_tracks=1_075_000,
