@@ -87,7 +87,7 @@ rule ingest_events:
         f"{RESULTS}/benchmarks/ingest_events.tsv"
     threads: 2
     resources:
-        mem_mb=int(config["ingest"]["memory_budget_gb"] * 1024) + 2000,
+        mem_mb=lambda wildcards: job_mem_mb(int(config["ingest"]["memory_budget_gb"] * 1024) + 2000),
     conda:
         "../../envs/data.yaml"
     script:
@@ -127,7 +127,7 @@ rule split_sequences:
         summary=f"{RESULTS}/data/split/summary.json",
     params:
         batch_events=config["streaming"]["batch_events"],
-        fractions=config["split"],
+        fractions=SPLIT,
         seed=SEED,
     log:
         f"{RESULTS}/logs/split_sequences.log",
@@ -145,9 +145,12 @@ rule split_sequences:
 rule dataset_statistics:
     input:
         sequences=f"{RESULTS}/data/sequences.parquet",
+        split=f"{RESULTS}/data/split/summary.json",
+        pairs=f"{RESULTS}/data/pairs/summary.json",
         paper=PAPER_RESULTS,
     output:
         csv=f"{RESULTS}/tables/table2.csv",
+        splits=f"{RESULTS}/tables/splits.csv",
         markdown=f"{RESULTS}/tables/table2.md",
         html=report(
             f"{RESULTS}/tables/table2.html",
@@ -158,6 +161,7 @@ rule dataset_statistics:
     params:
         batch_events=config["streaming"]["batch_events"],
         dataset=dataset_label(),
+        fractions=SPLIT,
     log:
         f"{RESULTS}/logs/dataset_statistics.log",
     benchmark:
