@@ -5,16 +5,18 @@ from songvec.evaluation import EvaluationData, EvaluationSettings, configuration
 from songvec.logs import logged
 from songvec.sequences import SequenceFile
 from songvec.time_budget import TimeBudget
-from songvec.training import TrainingSettings, Word2VecParams
+from songvec.training import TokenChunks, TrainingSettings, Word2VecParams
 
 with logged(snakemake.log[0]) as log:
     inputs, params = snakemake.input, snakemake.params
     study, worker = snakemake.wildcards.study, int(snakemake.wildcards.worker)
-    budget = TimeBudget.from_config(params.hpo, Word2VecParams(**params.word2vec["defaults"]),
-                                    atomic.read_json(inputs.default_record))
     training = TrainingSettings.from_config(params.word2vec, params.seed, workers=snakemake.threads)
+    corpus = TokenChunks(SequenceFile(inputs.train_masked, params.batch_events), training.max_sentence_tokens,
+                         logger=log)
+    budget = TimeBudget.from_config(params.hpo, Word2VecParams(**params.word2vec["defaults"]),
+                                    atomic.read_json(inputs.default_record), corpus.chunk_lengths)
     evaluate = configuration_evaluator(
-        SequenceFile(inputs.train_masked, params.batch_events),
+        corpus,
         EvaluationData.load(inputs.in_set, inputs.out_of_set, inputs.genres, inputs.hard_negatives),
         EvaluationSettings.from_config(params.evaluation, params.seed), training, budget,
         threads=snakemake.threads, logger=log)

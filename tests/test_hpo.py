@@ -721,7 +721,8 @@ def test_restart_fails_unclaimed_trials_but_not_other_workers_trials(store):
 
 
 @pytest.mark.parametrize("scheme, sampler, sampler_settings", [
-    ("sqlite", "tpe", {}), ("journal", "tpe", {}), ("journal", "gp", {}), ("journal", "nsga2", {"population_size": 2})])
+    ("sqlite", "tpe", {}), ("journal", "tpe", {}), ("journal", "gp", {}),
+    ("journal", "nsga2", {"population_size": 2})])
 def test_two_worker_processes_share_one_study(tmp_path, store, scheme, sampler, sampler_settings):
     url = f"sqlite:///{store}/hpo.db" if scheme == "sqlite" else journal(store)
     go, max_trials, n_workers = tmp_path / "go", 6, 2

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from songvec.time_budget import (CLOCKS, CostModel, OverTimeBudget, TimeBudget, TrialInfeasible, TrialPlan,
-                                 epochs_within_budget)
+                                 context_pairs, epochs_within_budget)
 from songvec.training import Word2VecParams
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -31,6 +31,44 @@ def test_relative_cost_by_hand():
     # d = 200 costs 6 * 6 * 125 + 90 = 4590: 1.24 x, where the textbook form says 2 x
     assert FITTED.relative(Word2VecParams(vector_size=200), default) == pytest.approx(4590 / 3690)
     assert FITTED.relative(Word2VecParams(alpha=0.1, ns_exponent=-1), default) == 1.0
+
+
+def test_context_pairs_by_hand_and_against_gensims_loop():
+    # 3 tokens, window 1: positions have 1, 2, 1 neighbours -> 4 / 3; window 2 draws w = 1 (4 pairs) or
+    # w = 2 (2 + 2 + 2 = 6 pairs) -> 5 / 3
+    assert context_pairs({3: 1}, 2) == pytest.approx((4 / 3, 5 / 3))
+    assert context_pairs({1: 5}, 3) == (0.0, 0.0, 0.0)  # a one-token sentence has no pair
+    long = context_pairs({10_000: 2}, 40)
+    assert long[4] == pytest.approx(6, rel=1e-3) and long[39] == pytest.approx(41, rel=1e-2)  # window + 1
+
+    def naive(lengths, window):  # gensim's skip-gram loop: reduced window b, pairs with j != i in range
+        pairs = 0
+        for n in lengths:
+            for i in range(n):
+                for w in range(1, window + 1):  # each effective window w = window - b with probability 1/window
+                    pairs += sum(1 for j in range(i - w, i + w + 1) if j != i and 0 <= j < n) / window
+        return pairs / sum(lengths)
+
+    lengths = [1, 2, 3, 5, 8, 13, 40]
+    counts = {n: lengths.count(n) for n in lengths}
+    got = context_pairs(counts, 12)
+    assert got == pytest.approx([naive(lengths, w) for w in range(1, 13)])
+
+
+def test_the_corpus_lengths_make_wide_windows_cheaper_and_the_costs_relative_on_the_same_data():
+    short = context_pairs({20: 100}, 40)
+    wide = Word2VecParams(window=19)
+    assert CostModel().relative(wide, REFERENCE, short) < CostModel().relative(wide, REFERENCE)  # 20 / 6
+    assert CostModel().relative(wide, REFERENCE, short) == pytest.approx(short[18] / short[4])
+    hpo = {"time_budget_factor": 1.25, "time_measure": "model", "time_constraint": "reject", "prediction_margin": None,
+           "cost_model": {"per_sample_dim": 1.0, "per_sample": 0.0, "per_token": 0.0},
+           "search_space": {"window": {"low": 1, "high": 40}}}
+    record = {"train_seconds": 4.0, "train_cpu_seconds": 3.0}
+    budget = TimeBudget.from_config(hpo, REFERENCE, record, {20: 100})
+    assert budget.pairs == short and "context pairs per token" in budget.describe()
+    # the same corpus shape at another size (a scale study's subsample) gives the same decisions
+    assert TimeBudget.from_config(hpo, REFERENCE, record, {20: 7}).pairs == pytest.approx(short)
+    assert TimeBudget.from_config(hpo, REFERENCE, record).pairs == ()
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -86,7 +124,8 @@ def test_scale_epochs_trains_costlier_configurations_fewer_epochs():
 
 def test_from_config_reads_the_reference_seconds_of_the_chosen_clock():
     hpo = {"time_budget_factor": 2.0, "time_measure": "wall", "time_constraint": "reject", "prediction_margin": None,
-           "cost_model": {"per_sample_dim": 0.25, "per_sample": 75.0, "per_token": 90.0}}
+           "cost_model": {"per_sample_dim": 0.25, "per_sample": 75.0, "per_token": 90.0},
+           "search_space": {"window": {"low": 1, "high": 40}}}
     record = {"train_seconds": 4.0, "train_cpu_seconds": 3.0}
     budget = TimeBudget.from_config(hpo, REFERENCE, record)
     assert (budget.reference_seconds, budget.seconds, budget.clock) == (4.0, 8.0, "wall")

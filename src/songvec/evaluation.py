@@ -222,7 +222,7 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
             if isinstance(value, (int, float)) and not isinstance(value, bool)}
 
 
-def configuration_evaluator(train: Sequences | Iterable[Sequences], data: EvaluationData,
+def configuration_evaluator(train: Sequences | Iterable[Sequences] | TokenChunks, data: EvaluationData,
                             settings: EvaluationSettings, training: TrainingSettings,
                             budget: TimeBudget | None = None, *, threads: int = 1,
                             logger: logging.Logger | None = None):
@@ -231,7 +231,8 @@ def configuration_evaluator(train: Sequences | Iterable[Sequences], data: Evalua
 
     ``train``: the training sequences in memory or a re-iterable source of batches (a
     :class:`songvec.sequences.SequenceFile`, never loaded whole: read again on every epoch). Its
-    vocabulary pass is made here, once for all the evaluations (:class:`songvec.training.TokenChunks`).
+    vocabulary pass is made here, once for all the evaluations (:class:`songvec.training.TokenChunks`),
+    unless ``train`` is already a ``TokenChunks`` (cut at ``training.max_sentence_tokens``).
 
     ``budget`` (:class:`songvec.time_budget.TimeBudget`) plans each training (its epochs, or
     :class:`~songvec.time_budget.TrialInfeasible` by the cost model before any training) and bounds its
@@ -240,7 +241,8 @@ def configuration_evaluator(train: Sequences | Iterable[Sequences], data: Evalua
     The returned metrics are the scalar ones of :func:`evaluate_embedding` plus the training seconds
     on every clock and ``epochs`` (the epochs trained).
     """
-    corpus = TokenChunks(train, training.max_sentence_tokens, logger=logger)
+    corpus = train if isinstance(train, TokenChunks) else \
+        TokenChunks(train, training.max_sentence_tokens, logger=logger)
 
     def evaluate(params: Mapping[str, Any]) -> dict:
         params = Word2VecParams(**params)

@@ -16,8 +16,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from songvec.training import Word2VecParams
@@ -51,16 +53,16 @@ or measured on one of :data:`CLOCKS`."""
 class CostModel:
     """CPU time of skip-gram Word2Vec with negative sampling, per token and epoch, in nanoseconds:
 
-        (window + 1) * (negative + 1) * (per_sample_dim * vector_size + per_sample) + per_token
+        P(window) * (negative + 1) * (per_sample_dim * vector_size + per_sample) + per_token
 
-    gensim trains, per token, about ``window + 1`` (context, centre) pairs (it shrinks the window at
-    random to 1..window on each side), each against ``negative + 1`` output vectors: a dot product and
-    two updates of ``vector_size`` floats (``per_sample_dim``) plus a fixed cost per sample
-    (``per_sample``: drawing the negative from the cumulative table, the sigmoid lookup, the BLAS
-    calls); ``per_token`` is what a token costs whatever the parameters (reading the corpus, the
-    frequent-song down-sampling). The learning rate and the sampling exponent do not change the cost.
-    Only ratios of costs are used (:meth:`relative`), so the unit does not matter; config
-    ``hpo.cost_model`` holds the coefficients fitted on measured trainings
+    gensim trains, per token, P(window) (centre, context) pairs (:func:`context_pairs`: it shrinks the
+    window at random to 1..window on each side, and a sentence's ends cut it; window + 1 in long
+    sentences), each against ``negative + 1`` output vectors: a dot product and two updates of
+    ``vector_size`` floats (``per_sample_dim``) plus a fixed cost per sample (``per_sample``: drawing the
+    negative from the cumulative table, the sigmoid lookup, the BLAS calls); ``per_token`` is what a token
+    costs whatever the parameters (reading the corpus, the frequent-song down-sampling). The learning rate
+    and the sampling exponent do not change the cost. Only ratios of costs are used (:meth:`relative`), so
+    the unit does not matter; config ``hpo.cost_model`` holds the coefficients fitted on measured trainings
     (``benchmarks/bench_cost_model.py``). The defaults are the textbook form (window+1)(negative+1)d.
     """
 
@@ -77,14 +79,40 @@ class CostModel:
             raise ValueError("cost model: per_sample_dim and per_sample cannot both be 0 (the cost would not "
                              "depend on the parameters)")
 
-    def cost(self, params: Word2VecParams) -> float:
-        """Nanoseconds (in the coefficients' unit) to train one token for one epoch."""
-        samples = (params.window + 1) * (params.negative + 1)
+    def cost(self, params: Word2VecParams, pairs: Sequence[float] = ()) -> float:
+        """Nanoseconds (in the coefficients' unit) to train one token for one epoch. ``pairs``: the
+        context pairs per token of windows 1, 2, ... on the corpus (:func:`context_pairs`); window + 1
+        where it does not reach."""
+        per_token_pairs = pairs[params.window - 1] if params.window <= len(pairs) else params.window + 1
+        samples = per_token_pairs * (params.negative + 1)
         return samples * (self.per_sample_dim * params.vector_size + self.per_sample) + self.per_token
 
-    def relative(self, params: Word2VecParams, reference: Word2VecParams) -> float:
-        """Training cost of ``params`` relative to ``reference`` on the same corpus and epochs."""
-        return self.cost(params) / self.cost(reference)
+    def relative(self, params: Word2VecParams, reference: Word2VecParams, pairs: Sequence[float] = ()) -> float:
+        """Training cost of ``params`` relative to ``reference`` on the same corpus (``pairs``) and epochs."""
+        return self.cost(params, pairs) / self.cost(reference, pairs)
+
+
+def context_pairs(chunk_lengths: Mapping[int, int], windows: int) -> tuple[float, ...]:
+    """Mean (centre, context) pairs per token that gensim's skip-gram trains with window 1, 2, ...,
+    ``windows`` on sentences of the given lengths (``{length: count}``, e.g.
+    :attr:`songvec.training.TokenChunks.chunk_lengths`).
+
+    At each position gensim draws the window w uniformly in 1..window and pairs the token with up to w
+    neighbours on each side; a sentence of n tokens has, for one w and m = min(w, n), 2 (m (m-1) / 2 +
+    (n - m) w) pairs. In long sentences the mean is window + 1. (Frequent-song down-sampling, which drops
+    tokens before the windows are taken, is left out.)
+    """
+    lengths = np.array(list(chunk_lengths), dtype=np.float64)
+    counts = np.array([chunk_lengths[n] for n in chunk_lengths], dtype=np.float64)
+    tokens = float((lengths * counts).sum())
+    if tokens == 0:
+        raise ValueError("context_pairs: the sentences hold no token")
+    pairs, total = [], 0.0
+    for w in range(1, windows + 1):
+        m = np.minimum(w, lengths)
+        total += float((counts * 2 * (m * (m - 1) / 2 + (lengths - m) * w)).sum())
+        pairs.append(total / w / tokens)
+    return tuple(pairs)
 
 
 class TrialInfeasible(Exception):
@@ -129,9 +157,10 @@ class OverTimeBudget(RuntimeError):
 
 
 def epochs_within_budget(params: Word2VecParams, reference: Word2VecParams, epochs: int,
-                         budget_factor: float, model: CostModel = CostModel()) -> int:
+                         budget_factor: float, model: CostModel = CostModel(), pairs: Sequence[float] = ()) -> int:
     """Most epochs, at most ``epochs``, that ``params`` can train in ``budget_factor`` times the time of
-    ``reference`` trained for ``epochs`` (by ``model``'s relative cost); 0 when even one epoch is over.
+    ``reference`` trained for ``epochs`` (by ``model``'s relative cost on a corpus of context ``pairs``); 0
+    when even one epoch is over.
 
     For example with 5 epochs and a factor 1.25, a configuration 2x costlier per epoch gets 3 epochs
     (1.2x the reference's time) and one 7x costlier gets 0. Cheaper ones keep ``epochs``.
@@ -140,7 +169,7 @@ def epochs_within_budget(params: Word2VecParams, reference: Word2VecParams, epoc
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     if not budget_factor > 0:
         raise ValueError(f"budget_factor must be > 0, got {budget_factor!r}")
-    affordable = math.floor(epochs * budget_factor / model.relative(params, reference) + 1e-9)
+    affordable = math.floor(epochs * budget_factor / model.relative(params, reference, pairs) + 1e-9)
     return int(min(epochs, affordable))
 
 
@@ -169,6 +198,8 @@ class TimeBudget:
     affords (infeasible when not even one). ``prediction_margin`` (``cpu`` / ``wall`` only): a
     configuration whose predicted time exceeds margin x the budget is infeasible without training; None
     turns this off (``model`` needs no margin: it rejects whatever is predicted over the budget).
+    ``pairs``: the context pairs per token of windows 1, 2, ... on the training corpus
+    (:func:`context_pairs`; empty: window + 1), so that costs are relative on the same data.
     """
 
     reference: Word2VecParams
@@ -178,6 +209,7 @@ class TimeBudget:
     constraint: str = "reject"
     prediction_margin: float | None = None
     cost_model: CostModel = CostModel()
+    pairs: tuple[float, ...] = ()
 
     def __post_init__(self):
         if self.clock not in TIME_MEASURES:
@@ -191,17 +223,20 @@ class TimeBudget:
             raise ValueError(f"prediction_margin must be > 0 or None, got {self.prediction_margin!r}")
 
     @classmethod
-    def from_config(cls, hpo: Mapping[str, Any], reference: Word2VecParams,
-                    reference_record: Mapping[str, Any]) -> "TimeBudget":
+    def from_config(cls, hpo: Mapping[str, Any], reference: Word2VecParams, reference_record: Mapping[str, Any],
+                    chunk_lengths: Mapping[int, int] | None = None) -> "TimeBudget":
         """The budget of config section ``hpo`` for the ``reference`` configuration, whose training
         record (:func:`songvec.training.save_model`'s JSON) holds its measured seconds (with
-        ``time_measure: model`` its CPU seconds, only to state predictions in seconds)."""
+        ``time_measure: model`` its CPU seconds, only to state predictions in seconds), on a training
+        corpus of sentences of ``chunk_lengths`` (``{length: count}``; None: long sentences)."""
         measure = hpo["time_measure"]
         if measure not in TIME_MEASURES:
             raise ValueError(f"config key 'hpo.time_measure' must be one of {TIME_MEASURES}, got {measure!r}")
         seconds = reference_record[CLOCKS["cpu" if measure == "model" else measure].record_key]
+        windows = max(hpo["search_space"]["window"]["high"], reference.window)
+        pairs = () if chunk_lengths is None else context_pairs(chunk_lengths, windows)
         return cls(reference, float(seconds), hpo["time_budget_factor"], measure, hpo["time_constraint"],
-                   hpo["prediction_margin"], CostModel(**hpo["cost_model"]))
+                   hpo["prediction_margin"], CostModel(**hpo["cost_model"]), pairs)
 
     @property
     def seconds(self) -> float:
@@ -213,8 +248,8 @@ class TimeBudget:
         training time as a multiple of the budget (for one epoch when none fits)."""
         trained = epochs
         if self.constraint == "scale_epochs":
-            trained = epochs_within_budget(params, self.reference, epochs, self.factor, self.cost_model)
-        relative = self.cost_model.relative(params, self.reference)
+            trained = epochs_within_budget(params, self.reference, epochs, self.factor, self.cost_model, self.pairs)
+        relative = self.cost_model.relative(params, self.reference, self.pairs)
         return trained, relative * max(trained, 1) / (epochs * self.factor)
 
     def predicted_violation(self, params: Word2VecParams, epochs: int) -> float:
@@ -241,7 +276,7 @@ class TimeBudget:
         trained, predicted = self._epochs_and_cost(params, epochs)
         budget = self.seconds
         if trained == 0:
-            cost = self.cost_model.relative(params, self.reference)
+            cost = self.cost_model.relative(params, self.reference, self.pairs)
             raise TrialInfeasible(f"one epoch costs {cost:.3g} x the reference's, more than the budget of "
                                   f"{self.factor:.3g} x its {epochs} epochs", violation=max(predicted - 1, 1e-9))
         if self.clock == "model":
@@ -258,7 +293,9 @@ class TimeBudget:
 
     def describe(self) -> str:
         if self.clock == "model":
-            return (f"budget {self.factor:g} x the reference's training cost by the cost model {self.cost_model} "
+            pairs = self.pairs[self.reference.window - 1] if self.reference.window <= len(self.pairs) else None
+            return (f"budget {self.factor:g} x the reference's training cost by the cost model {self.cost_model}, "
+                    f"{'long sentences' if pairs is None else f'{pairs:.3g} context pairs per token at its window'} "
                     f"(reference: {self.reference_seconds:.2f} CPU seconds measured; {self.constraint})")
         return (f"reference training {self.reference_seconds:.2f} {self.clock} seconds, budget "
                 f"{self.seconds:.2f}s per trial ({self.constraint})")

@@ -14,8 +14,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from songvec.hpo.trials import (DEFAULT_CONFIG_ATTR, REJECTED_DRAWS_ATTR, RANDOM_FALLBACK_ATTR, WORKER_ATTR, best_of,
-                                counts_toward_budget, fail_kind, front_of, is_finished_evaluation, trials_since_improvement)
+from songvec.hpo.trials import (DEFAULT_CONFIG_ATTR, RANDOM_FALLBACK_ATTR, REJECTED_DRAWS_ATTR, WORKER_ATTR,
+                                best_of, counts_toward_budget, fail_kind, front_of, is_finished_evaluation,
+                                trials_since_improvement)
 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:
@@ -63,7 +64,8 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
 def trials_frame(study: optuna.Study):
     """One row per trial (``pandas.DataFrame``): number, state, start/end, duration_seconds,
     value (``value_<objective>`` for several objectives), ``param_*``, ``metric_*``,
-    evaluate_seconds, infeasible, infeasible_reason, fail_kind (error/stale/skipped), rejected_draws, random_fallback (bool), worker.
+    evaluate_seconds, infeasible, infeasible_reason, fail_kind (error/stale/skipped), rejected_draws,
+    random_fallback (bool), worker.
 
     The columns come in this order whatever the trials: parameters in search-space order, metrics
     in the order of the first trial that has them (a killed first trial changes nothing)."""
@@ -87,7 +89,8 @@ def trials_frame(study: optuna.Study):
                 "infeasible_reason": t.user_attrs.get("infeasible_reason"),
                 "fail_kind": fail_kind(t), "error": t.user_attrs.get("error"),
                 "default_config": bool(t.user_attrs.get(DEFAULT_CONFIG_ATTR)),
-                "rejected_draws": t.user_attrs.get(REJECTED_DRAWS_ATTR), "random_fallback": RANDOM_FALLBACK_ATTR in t.user_attrs,
+                "rejected_draws": t.user_attrs.get(REJECTED_DRAWS_ATTR),
+                "random_fallback": RANDOM_FALLBACK_ATTR in t.user_attrs,
                 "worker": t.user_attrs.get(WORKER_ATTR)}
         rows.append(row)
     seen = dict.fromkeys(key for row in rows for key in row)
