@@ -7,6 +7,7 @@ sequence of metrics), never on real training.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
@@ -63,7 +64,10 @@ def window_at_most(limit):
     return lambda params: params["window"] / limit - 1
 
 
-SAMPLER_CASES = [("tpe", {}), ("gp", {}), ("random", {}), ("nsga2", {"population_size": 4})]
+NEEDS_TORCH = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="sampler gp (GPSampler) needs PyTorch: pip install -r requirements-gp.txt")
+SAMPLER_CASES = [("tpe", {}), pytest.param("gp", {}, marks=NEEDS_TORCH), ("random", {}),
+                 ("nsga2", {"population_size": 4})]
 """Each sampler, with settings that leave its random first phase within a few trials."""
 
 
@@ -662,7 +666,8 @@ def run_to_end(tmp_path, **cfg) -> None:
 
 
 @pytest.mark.parametrize("sampler, sampler_settings, constrained", [
-    ("tpe", {}, False), ("tpe", {}, True), ("gp", {}, True), ("nsga2", {"population_size": 2}, True)])
+    ("tpe", {}, False), ("tpe", {}, True), pytest.param("gp", {}, True, marks=NEEDS_TORCH),
+    ("nsga2", {"population_size": 2}, True)])
 def test_killed_and_restarted_worker_proposes_what_an_uninterrupted_one_does(tmp_path, store, sampler,
                                                                              sampler_settings, constrained):
     """Kills during the enqueued default (call 1 of the first life) and during a trial of the sampler's
@@ -721,7 +726,7 @@ def test_restart_fails_unclaimed_trials_but_not_other_workers_trials(store):
 
 
 @pytest.mark.parametrize("scheme, sampler, sampler_settings", [
-    ("sqlite", "tpe", {}), ("journal", "tpe", {}), ("journal", "gp", {}),
+    ("sqlite", "tpe", {}), ("journal", "tpe", {}), pytest.param("journal", "gp", {}, marks=NEEDS_TORCH),
     ("journal", "nsga2", {"population_size": 2})])
 def test_two_worker_processes_share_one_study(tmp_path, store, scheme, sampler, sampler_settings):
     url = f"sqlite:///{store}/hpo.db" if scheme == "sqlite" else journal(store)

@@ -118,7 +118,7 @@ def _sampler_problems(hpo: dict) -> list[str]:
     for key, sampler in (("hpo.sampler", hpo["sampler"]), ("hpo.pareto.sampler", hpo["pareto"]["sampler"])):
         if sampler == "gp" and importlib.util.find_spec("torch") is None:
             problems.append(f"config key '{key}': gp (optuna.samplers.GPSampler) needs PyTorch, which is not "
-                            "installed: pip install torch (the CPU build is enough), or choose tpe")
+                            "installed: pip install -r requirements-gp.txt (the CPU build), or choose tpe")
     population = hpo["sampler_settings"]["nsga2"]["population_size"]
     if hpo["pareto"]["sampler"] == "nsga2" and population >= hpo["pareto"]["max_trials"]:
         problems.append(f"config key 'hpo.sampler_settings.nsga2.population_size': {population} >= "

@@ -73,8 +73,8 @@ def make_sampler(kind: str, n_random_trials: int, seed: int,
         return optuna.samplers.TPESampler(n_startup_trials=n_random_trials, seed=seed, **options)
     if kind == "gp":
         if importlib.util.find_spec("torch") is None:
-            raise ImportError("sampler 'gp' (optuna.samplers.GPSampler) needs PyTorch: pip install torch "
-                              "(the CPU build is enough; README, 'Samplers')")
+            raise ImportError("sampler 'gp' (optuna.samplers.GPSampler) needs PyTorch: pip install -r "
+                              "requirements-gp.txt (the CPU build; README, 'Samplers')")
         return optuna.samplers.GPSampler(n_startup_trials=n_random_trials, seed=seed, **options)
     if kind == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, **options)
