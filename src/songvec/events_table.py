@@ -5,7 +5,7 @@ The table has one row per play (or per playlist entry) and a header naming its c
 - listening events: ``user_id``, ``track_id``, ``timestamp`` (required);
 - playlists: ``playlist_id``, ``track_id``, ``position`` instead (a playlist is one sequence, ordered by
   position; when both pairs are present the playlist columns define the sequences);
-- optional: ``artist_id``, ``album_id`` (read and checked, not used by any stage yet) and ``genre``
+- optional: ``artist_id``, ``album_id`` (recognised, not read: no stage uses albums yet) and ``genre``
   (a genre name per row; several separated by ``|``, the first counts, as for LFM-1b).
 
 ``columns`` maps these names to the table's own (e.g. ``{"user_id": "user", "track_id": "song"}``).
@@ -275,25 +275,6 @@ class TableReport:
         return sum(self.skipped.values())
 
 
-class _CountingFile(io.RawIOBase):
-    """A binary file that counts the bytes read from it (the progress of a streamed text table)."""
-
-    def __init__(self, path):
-        self.file, self.read_bytes = open(path, "rb"), 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = self.file.readinto(buffer)
-        self.read_bytes += n
-        return n
-
-    def close(self) -> None:
-        self.file.close()
-        super().close()
-
-
 @dataclass
 class _Batch:
     """One converted batch: ``start`` (rows before it), the int64 columns (-1 = absent) and the
@@ -339,6 +320,7 @@ class EventsTable:
         self.track_genres = np.full(0, -1, dtype=np.int32)  # first genre code of each track id, -1: none
         self.tracks_with_several_genres = 0
         self._several = np.zeros(0, dtype=bool)
+        self._iso_casts = list(_ISO_CASTS)
 
     # ------------------------------------------------------------------ the event source
     def chunks(self, chunk_bytes: int) -> Iterator[EventChunk]:
@@ -349,9 +331,10 @@ class EventsTable:
                 raise self._first_error(batch)
             if not valid.all():
                 self._bad_rows(batch)
-            columns = {name: values[valid] for name, values in batch.columns.items()}
+            every = bool(valid.all())
+            columns = batch.columns if every else {name: values[valid] for name, values in batch.columns.items()}
             if batch.genres is not None:
-                self._note_genres(columns["track_id"], batch.genres[valid])
+                self._note_genres(columns["track_id"], batch.genres if every else batch.genres[valid])
             self.report.events += int(valid.sum())
             if valid.any():
                 yield EventChunk(user_id=columns[self.layout.sequence_column], artist_id=columns["artist_id"],
@@ -421,8 +404,9 @@ class EventsTable:
             self.report.bytes = consumed
             bad = np.zeros(n, dtype=np.int8)
             columns = {}
-            for name in (self.layout.sequence_column, "track_id", "artist_id", "album_id"):
+            for name in (self.layout.sequence_column, "track_id", "artist_id"):
                 columns[name] = self._ids(name, record_batch, bad, start)
+            columns["album_id"] = np.full(n, -1, dtype=np.int64)  # recognised, not read: no stage uses albums
             order = self.layout.order_column
             columns[order] = (self._positions if order == "position" else self._timestamps)(record_batch, bad,
                                                                                             start)
@@ -433,46 +417,85 @@ class EventsTable:
             self._skip_invalid_rows()
 
     def _record_batches(self, chunk_bytes: int) -> Iterator[tuple[pa.RecordBatch, int]]:
-        """The table's used columns as Arrow batches (text: every value a string), with the bytes consumed."""
+        """The table's used columns as Arrow batches, with the bytes of the file consumed so far.
+
+        Text is read with the column types its first row suggests (integer ids and Unix seconds are
+        parsed by Arrow's threads, the fast path); should a later value not fit them, the reading
+        goes on from the same row with every column as text, where the checks find the bad value.
+        """
         layout = self.layout
-        names = list(dict.fromkeys(layout.columns.values()))
+        names = [column for name, column in layout.columns.items() if name != "album_id"]
         self._invalid_rows: list[str] = []
         if layout.format == "parquet":
             file = pq.ParquetFile(layout.path)
             total = max(file.metadata.num_rows, 1)
             done = 0
-            batch_rows = max(1024, chunk_bytes // 32)
-            for batch in file.iter_batches(batch_size=batch_rows, columns=names):
+            for batch in file.iter_batches(batch_size=max(1024, chunk_bytes // 32), columns=names):
                 done += batch.num_rows
-                yield batch.rename_columns(self._canonical(batch.schema.names)), int(
-                    done / total * self.size_bytes)
+                yield batch.rename_columns(self._canonical(batch.schema.names)), int(done / total * self.size_bytes)
             return
+        delivered = 0
+        for types in (self._text_types(), dict.fromkeys(names, pa.string())):
+            self._invalid_rows.clear()  # the reading starts over: every malformed row is met again
+            skip = delivered
+            try:
+                for batch, consumed in self._text_batches(chunk_bytes, types):
+                    if skip:
+                        cut = min(skip, batch.num_rows)
+                        batch, skip = batch.slice(cut), skip - cut
+                        if batch.num_rows == 0:
+                            continue
+                    delivered += batch.num_rows
+                    yield batch.rename_columns(self._canonical(batch.schema.names)), consumed
+                return
+            except pa.ArrowInvalid as error:
+                if all(kind == pa.string() for kind in types.values()):
+                    raise EventsTableError(f"{layout.path}: cannot be parsed as {layout.format.upper()}: "
+                                           f"{error}") from None
+                log.info("%s: after data row %d a value does not fit the types of the first row (%s); "
+                         "reading on with every column as text", layout.path, delivered, error)
 
+    def _text_types(self) -> dict[str, pa.DataType]:
+        """Arrow types for the used columns of a text table, from its first data row (and ``ids``)."""
+        try:
+            _, first = self._text_record(0)
+        except LookupError:
+            first = []
+        values = dict(zip(self.layout.header, (value.strip() for value in first)))
+        types = {}
+        for name, column in self.layout.columns.items():
+            value = values.get(column, "")
+            if name in ID_COLUMNS and name != "album_id":
+                kind = self.kinds[name] = "string" if self.ids == "string" or not _INTEGER.match(value or "0") \
+                    else "integer"
+                types[column] = pa.int64() if kind == "integer" else pa.string()
+            elif name == "timestamp":
+                kind = self.kinds[name] = "unix" if re.match(_DECIMAL, value) else "iso"
+                types[column] = pa.int64() if _INTEGER.match(value) else pa.string()
+            elif name == "position":
+                types[column] = pa.int64()
+            elif name == "genre":
+                types[column] = pa.string()
+        return types
+
+    def _text_batches(self, chunk_bytes: int, types: dict[str, pa.DataType]
+                      ) -> Iterator[tuple[pa.RecordBatch, int]]:
         def invalid(row) -> str:
             self._invalid_rows.append(row.text)
             return "skip"
 
-        raw = _CountingFile(layout.path)
+        raw = pa.OSFile(self.path, "rb")  # its position is the progress (pyarrow reads it natively)
         try:
-            stream = pa.PythonFile(raw, mode="r")
-            if layout.gzip:
-                stream = pa.CompressedInputStream(stream, "gzip")
+            stream = pa.CompressedInputStream(raw, "gzip") if self.layout.gzip else raw
             reader = pacsv.open_csv(
                 stream, read_options=pacsv.ReadOptions(block_size=max(int(chunk_bytes), 1 << 16), use_threads=True),
-                parse_options=pacsv.ParseOptions(delimiter="," if layout.format == "csv" else "\t",
-                                                 quote_char='"' if layout.format == "csv" else False,
+                parse_options=pacsv.ParseOptions(delimiter="," if self.layout.format == "csv" else "\t",
+                                                 quote_char='"' if self.layout.format == "csv" else False,
                                                  ignore_empty_lines=False, invalid_row_handler=invalid),
-                convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in names},
-                                                     include_columns=names, strings_can_be_null=False))
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    return
-                except pa.ArrowInvalid as error:
-                    raise EventsTableError(f"{layout.path}: cannot be parsed as {layout.format.upper()}: {error}") \
-                        from None
-                yield batch.rename_columns(self._canonical(batch.schema.names)), raw.read_bytes
+                convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(types),
+                                                     strings_can_be_null=False))
+            for batch in reader:
+                yield batch, raw.tell()
         finally:
             raw.close()
 
@@ -481,13 +504,11 @@ class EventsTable:
         return [by_column[column] for column in columns]
 
     def _column(self, batch: pa.RecordBatch, name: str) -> pa.Array | None:
-        """The values of ``name`` (text tables: trimmed of surrounding white space), or None if absent."""
+        """The values of ``name`` (as in the table: text is trimmed where it is parsed), or None if absent."""
         if name not in self.layout.columns:
             return None
         values = batch.column(name)
-        if pa.types.is_dictionary(values.type):
-            values = values.cast(values.type.value_type)
-        return pc.utf8_trim_whitespace(values) if self.layout.format != "parquet" else values
+        return values.cast(values.type.value_type) if pa.types.is_dictionary(values.type) else values
 
     def _ids(self, name: str, batch: pa.RecordBatch, bad: np.ndarray, start: int) -> np.ndarray:
         values = self._column(batch, name)
@@ -498,8 +519,7 @@ class EventsTable:
         if kind is None:
             kind = self.kinds[name] = self._id_kind(values)
         if kind == "string":
-            if not _is_text(values.type):
-                values = values.cast(pa.string())
+            values = pc.utf8_trim_whitespace(values) if _is_text(values.type) else values.cast(pa.string())
             ids = self.maps.setdefault(name, IdMap()).encode(values)
             if required:
                 _mark(bad, ids < 0, "missing_value")
@@ -529,8 +549,7 @@ class EventsTable:
             return "string"
         if self.layout.format == "parquet":
             return "integer"
-        first = next((v for v in values.to_pylist() if v), None)
-        return "integer" if first is None or _INTEGER.match(first) else "string"
+        return "integer" if _INTEGER.match(_first_text(values)) else "string"
 
     def _timestamps(self, batch: pa.RecordBatch, bad: np.ndarray, start: int) -> np.ndarray:
         values = self._column(batch, "timestamp")
@@ -544,9 +563,8 @@ class EventsTable:
         else:
             kind = self.kinds.get("timestamp")
             if kind is None:
-                first = next((v for v in values.to_pylist() if v), "")
-                kind = self.kinds["timestamp"] = "unix" if re.match(_DECIMAL, first) else "iso"
-            parsed = _parse_unix(values) if kind == "unix" else _parse_iso(values)
+                kind = self.kinds["timestamp"] = "unix" if re.match(_DECIMAL, _first_text(values)) else "iso"
+            parsed = _parse_unix(values) if kind == "unix" else _parse_iso(values, self._iso_casts)
         unparsable = np.isnan(parsed)
         _mark(bad, unparsable, "unparsable_timestamp")
         _mark(bad, ~unparsable & ((parsed < 0) | (parsed > self.latest)), "impossible_timestamp")
@@ -628,7 +646,7 @@ class EventsTable:
                 "bad_position": "position"}[reason]
         number, where, values = self._raw_row(batch.start + row)
         if name is None:
-            name = next(n for n in (self.layout.sequence_column, "track_id", "artist_id", "album_id")
+            name = next(n for n in (self.layout.sequence_column, "track_id", "artist_id")
                         if n in self.layout.columns and self._value_problem(n, values[n]) == reason)
         value = values[name]
         column = self.layout.columns[name]
@@ -684,7 +702,7 @@ class EventsTable:
                     if seen == index:
                         return first_line, record + [""] * (expected - len(record))
                     seen += 1
-        raise AssertionError(f"{self.path} has no data record {index}")
+        raise LookupError(f"{self.path} has no data record {index}")
 
     def _first_malformed_line(self) -> int:
         expected = len(self.layout.header)
@@ -720,6 +738,16 @@ class EventsTable:
 
     def _skipped_text(self) -> str:
         return ", ".join(f"{count} {reason}" for reason, count in self.report.skipped.items() if count) or "none"
+
+
+def _first_text(values: pa.Array) -> str:
+    """The first non-blank value of text ``values``, trimmed ("" if none)."""
+    for start in range(0, len(values), 1024):
+        texts = pc.utf8_trim_whitespace(values.slice(start, 1024)).to_pylist()
+        first = next((text for text in texts if text), None)
+        if first is not None:
+            return first
+    return ""
 
 
 def _mark(bad: np.ndarray, rows: np.ndarray, reason: str | None) -> None:
@@ -758,6 +786,7 @@ def _parse_unix(values: pa.Array) -> np.ndarray:
         return pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
+    values = pc.utf8_trim_whitespace(values)
     number = pc.match_substring_regex(values, _DECIMAL).to_numpy(zero_copy_only=False)
     parsed = np.full(len(values), np.nan)
     if number.any():
@@ -766,14 +795,25 @@ def _parse_unix(values: pa.Array) -> np.ndarray:
     return parsed
 
 
-def _parse_iso(values: pa.Array) -> np.ndarray:
-    """(n,) float64 Unix seconds of ISO-8601 text ``values`` (no offset: UTC; NaN where unparsable)."""
-    for kind, per_second in ((pa.timestamp("s"), 1), (pa.timestamp("ns", tz="UTC"), 10 ** 9)):  # fast paths
+#: Arrow's fast ISO-8601 casts: naive (taken as UTC), or with an offset or Z (whole seconds, or fractions).
+_ISO_CASTS = [pa.timestamp("s"), pa.timestamp("s", tz="UTC"), pa.timestamp("ns", tz="UTC")]
+
+
+def _parse_iso(values: pa.Array, casts: list[pa.DataType]) -> np.ndarray:
+    """(n,) float64 Unix seconds of ISO-8601 text ``values`` (no offset: UTC; NaN where unparsable).
+
+    Tries Arrow's casts in the order of ``casts`` and moves the one that worked to the front (a failing
+    cast costs a full parse, and a table keeps one form throughout); mixed forms go through pandas.
+    """
+    values = pc.utf8_trim_whitespace(values)
+    for kind in list(casts):
         try:
             parsed = pc.cast(values, kind).cast(pa.int64()).to_numpy(zero_copy_only=False)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
-        return np.floor(parsed / per_second) if per_second > 1 else parsed.astype(np.float64)
+        casts.remove(kind)
+        casts.insert(0, kind)
+        return np.floor(parsed / 10 ** 9) if kind.unit == "ns" else parsed.astype(np.float64)
     parsed = pd.to_datetime(pd.Series(values.to_pandas(), dtype=object), format="ISO8601", utc=True,
                             errors="coerce")
     seconds = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64) // 10 ** 9
