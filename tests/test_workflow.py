@@ -58,10 +58,10 @@ def test_bad_config_stops_before_any_job(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
-    """The whole workflow on the tiny demo (about two minutes on 2 cores)."""
+    """The whole workflow on the tiny demo (about two minutes on 2 cores); returns its results folder."""
     workdir = tmp_path_factory.mktemp("tiny")
     snakemake(workdir, "--cores", "2", "--configfile", str(TINY))
-    return workdir / "results"
+    return workdir / "results" / "demo-tiny"
 
 
 @pytest.mark.slow
@@ -104,17 +104,18 @@ def test_hpo_studies_record_their_trials(tiny_run):
 
 @pytest.mark.slow
 def test_one_figure_rebuilds_alone(tiny_run):
-    workdir = tiny_run.parent
+    workdir = tiny_run.parents[1]
     (tiny_run / "figures" / "popularity.png").unlink()
-    result = snakemake(workdir, "-n", "--configfile", str(TINY), "--", "results/figures/popularity.png")
+    target = "results/demo-tiny/figures/popularity.png"
+    result = snakemake(workdir, "-n", "--configfile", str(TINY), "--", target)
     assert job_counts(output_of(result)) == {"popularity_analysis": 1}
-    snakemake(workdir, "--cores", "1", "--configfile", str(TINY), "--", "results/figures/popularity.png")
+    snakemake(workdir, "--cores", "1", "--configfile", str(TINY), "--", target)
     assert (tiny_run / "figures" / "popularity.png").exists()
 
 
 @pytest.mark.slow
 def test_report_builds(tiny_run):
-    workdir = tiny_run.parent
+    workdir = tiny_run.parents[1]
     snakemake(workdir, "--configfile", str(TINY), "--report", "report.html")
     html = (workdir / "report.html").read_text(errors="replace")
     for caption_words in ("Final evaluation on the test split", "HitRate by popularity bucket",
@@ -135,9 +136,9 @@ def test_batch_size_changes_no_result(tiny_run, tmp_path):
                "metrics/default/seed-42/valid_pairs.parquet"]
     json_files = ["data/split/summary.json", "data/pairs/summary.json", "data/genre_summary.json",
                   "metrics/default/seed-42/valid.json"]
-    targets = [f"results/{name}" for name in parquet + json_files + ["tables/table2.csv"]]
+    targets = [f"results/demo-tiny/{name}" for name in parquet + json_files + ["tables/table2.csv"]]
     snakemake(tmp_path, "--cores", "2", "--configfile", str(TINY), str(one_batch), "--", *targets)
-    batched, whole = tiny_run, tmp_path / "results"
+    batched, whole = tiny_run, tmp_path / "results" / "demo-tiny"
     for name in parquet:
         pd.testing.assert_frame_equal(pd.read_parquet(batched / name), pd.read_parquet(whole / name), obj=name)
     for name in json_files:
@@ -153,14 +154,15 @@ def test_batch_size_changes_no_result(tiny_run, tmp_path):
 def test_data_stage_on_the_real_excerpt(tmp_path, excerpt_dir):
     config = tmp_path / "excerpt.yaml"
     config.write_text(f"dataset: folder\nfolder: {{path: {excerpt_dir}}}\ngenres: {{source: allmusic}}\n")
-    snakemake(tmp_path, "--cores", "1", "--configfile", str(config), "--", "results/tables/table2.csv",
-              "results/data/genre_summary.json")
-    ingest = json.loads((tmp_path / "results" / "data" / "ingest_summary.json").read_text())
+    results = tmp_path / "results" / "lfm1b-excerpt"
+    snakemake(tmp_path, "--cores", "1", "--configfile", str(config), "--",
+              "results/lfm1b-excerpt/tables/table2.csv", "results/lfm1b-excerpt/data/genre_summary.json")
+    ingest = json.loads((results / "data" / "ingest_summary.json").read_text())
     assert ingest["events_read"] == 100_000 and ingest["users"] == 17
-    table2 = pd.read_csv(tmp_path / "results" / "tables" / "table2.csv", index_col=0)
+    table2 = pd.read_csv(results / "tables" / "table2.csv", index_col=0)
     assert float(table2.loc["sequences", "lfm1b-excerpt"]) == 17
     assert float(table2.loc["events", "lfm1b-excerpt"]) == 100_000 - ingest["consecutive_duplicates_collapsed"]
-    genres = json.loads((tmp_path / "results" / "data" / "genre_summary.json").read_text())
+    genres = json.loads((results / "data" / "genre_summary.json").read_text())
     # only the first 1,000 artists have names in the excerpt: most tracks' artists are unknown
     assert genres["tracks"] == genres["mapped"] + genres["unknown_artist_id"] + genres["unknown_artist_name"] \
         + genres["empty_genre_list"] + genres["unknown_genre_id"]

@@ -4,7 +4,8 @@ The Snakefile calls :func:`check_config` before building the DAG, so a wrong key
 start-up with a message such as ``config key 'split.train': 1.5 is greater than the maximum of 1``.
 JSON schema (``workflow/schemas/config.schema.yaml``) covers keys, types and ranges; the rules it cannot
 express (fractions summing to one, ``low <= high``, objective names, the chosen dataset's section being
-filled) are checked here.
+filled, objectives the data can compute) are checked here, the last two by reading only what
+:func:`songvec.datasets.describe` reads (an events table's header).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def schema_problems(config: dict, schema: dict) -> list[str]:
 
 
 def semantic_problems(config: dict) -> list[str]:
-    """Cross-field problems the schema cannot express."""
+    """Cross-field problems the schema cannot express, and objectives the dataset cannot compute."""
+    from songvec.datasets import describe, objective_problems
     from songvec.objectives import Objective
 
     problems = []
@@ -71,8 +73,13 @@ def semantic_problems(config: dict) -> list[str]:
         problems.append(f"config key 'analyses.popularity.optimized': {optimized!r} is not one of hpo.objectives")
     if "HitRate" not in config["hpo"]["objectives"]:
         problems.append("config key 'hpo.objectives': must contain HitRate (Table 4 compares against its best)")
-    if config["dataset"] == "folder" and not config["folder"]["path"]:
-        problems.append("config key 'folder.path': must name a folder of LFM-1b files when dataset is 'folder'")
+    try:
+        dataset = describe(config)
+    except ValueError as error:
+        problems.append(str(error))
+    else:
+        if not problems:  # objective names parse
+            problems += objective_problems(config["hpo"]["objectives"], dataset)
     if config["dataset"] == "lfm1b":
         lfm = config["lfm1b"]
         if not (lfm["mirrors"] or lfm["archive_dir"] or lfm["folder"]):
@@ -80,11 +87,15 @@ def semantic_problems(config: dict) -> list[str]:
     return problems
 
 
-def check_config(config: dict, schema_path: str | Path) -> None:
-    """Raise :class:`ConfigError` listing every problem of ``config``; return quietly when it is valid."""
+def check_config(config: dict, schema_path: str | Path):
+    """Raise :class:`ConfigError` listing every problem of ``config``; when it is valid, return its dataset
+    (:class:`songvec.datasets.Dataset`)."""
+    from songvec.datasets import describe
+
     schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
     problems = schema_problems(config, schema)
     if not problems:  # semantic checks assume the schema's shape
         problems = semantic_problems(config)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return describe(config)

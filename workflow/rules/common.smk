@@ -17,25 +17,42 @@ os.environ.update(
     }
 )
 
+from snakemake.logging import logger
+
 from songvec.config import check_config
+from songvec.datasets import run_objectives
+from songvec.export import FORMATS as EXPORT_FORMATS
 from songvec.objectives import Objective
 from songvec.sequences import track_id_bound
 
-check_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+DATASET = check_config(
+    config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+)
 
-RESULTS = "results"
+# Each dataset's outputs (and HPO studies) live apart: switching `dataset:` and back reuses what was done.
+RESULTS = f"results/{DATASET.name}"
 PAPER_RESULTS = str(Path(workflow.basedir) / "workflow" / "resources" / "paper_results.yaml")
 SEED = config["seed"]
-STUDIES = {Objective.parse(name).study_name: name for name in config["hpo"]["objectives"]}
+# What the data cannot compute (no genres, no artists) is left out of the paper's default objectives.
+OBJECTIVES, LEFT_OUT = run_objectives(config["hpo"]["objectives"], DATASET)
+STUDIES = {Objective.parse(name).study_name: name for name in OBJECTIVES}
 PARETO_STUDY = "Pareto-HitRate-VRCGenre"
 SCALE_STUDIES = [
     f"HitRate-sample{fraction:g}" for fraction in config["analyses"]["scale"]["fractions"]
 ]
-PARETO = [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] else []
+PARETO = [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] and DATASET.has("genres") else []
+for labels, why in DATASET.missing.items():
+    logger.warning(
+        f"{DATASET.name}: no {labels} ({why}): left out: {', '.join(LEFT_OUT) or 'nothing'}"
+    )
 TABLE4_SETTINGS = ["default"] + list(STUDIES)
 FINAL_SETTINGS = TABLE4_SETTINGS + SCALE_STUDIES
 FIRST_SEED = config["final"]["seeds"][0]
-POPULARITY_SETTING = Objective.parse(config["analyses"]["popularity"]["optimized"]).study_name
+POPULARITY_OBJECTIVE = next(
+    (name for name in OBJECTIVES if name == config["analyses"]["popularity"]["optimized"]),
+    "HitRate",
+)
+POPULARITY_SETTING = Objective.parse(POPULARITY_OBJECTIVE).study_name
 LFM1B_ARCHIVES = ["LFM-1b.zip", "LFM-1b_UGP.zip"]
 # Word2Vec holds two float32 matrices of V songs x d plus ~400 B per song (vocabulary, lookups, token
 # strings); HPO trials draw d up to the search space's maximum.
@@ -51,15 +68,6 @@ def names_pattern(names):
     return "|".join(re.escape(name) for name in names)
 
 
-def dataset_label():
-    """Name of the dataset in tables: demo-<size>, LFM-1b, or the folder's name."""
-    if config["dataset"] == "demo":
-        return f"demo-{config['demo']['size']}"
-    if config["dataset"] == "folder":
-        return Path(config["folder"]["path"]).name
-    return "LFM-1b"
-
-
 def raw_dir():
     """Folder holding the LFM-1b-format files of the configured dataset."""
     if config["dataset"] == "demo":
@@ -73,12 +81,43 @@ def raw_file(name):
     return f"{raw_dir()}/{name}"
 
 
-def genre_files(wildcards):
+def events_input():
+    """The ingest's input: the events table, or the LFM-1b-format events file."""
+    if config["dataset"] == "events":
+        return config["events"]["path"]
+    return raw_file("LFM-1b_LEs.txt")
+
+
+def events_options():
+    """The events-table settings the ingest depends on (None for LFM-1b files: other datasets' settings
+    must not rerun this dataset's jobs)."""
+    return config["events"] if config["dataset"] == "events" else None
+
+
+def label_files(wildcards):
+    """Inputs of map_genres besides the sequences: LFM-1b's artist and genre files where the data has
+    them, or an events table's genres (the ingest's data/table/) and artist names."""
+    if config["dataset"] == "events":
+        names = config["events"]["artist_names"]
+        return {"table": f"{RESULTS}/data/table"} | ({"artist_names": names} if names else {})
+    if not DATASET.has("genres"):
+        return {}
     source = config["genres"]["source"]
     return {
+        "artists": raw_file("LFM-1b_artists.txt"),
         "artist_genres": raw_file(f"LFM-1b_artist_genres_{source}.txt"),
         "genre_names": raw_file(f"genres_{source}.txt"),
     }
+
+
+def name_files(wildcards):
+    """Inputs of track_catalogue besides the track labels: where the names of songs are, if anywhere."""
+    if config["dataset"] == "events":
+        names = config["events"]["track_names"]
+        return {"table": f"{RESULTS}/data/table"} | ({"track_names": names} if names else {})
+    if config["dataset"] == "folder" and not os.path.isfile(raw_file("LFM-1b_tracks.txt")):
+        return {}
+    return {"track_names": raw_file("LFM-1b_tracks.txt")}
 
 
 def lfm1b_archive(name):
@@ -95,6 +134,11 @@ def study_storage(study):
     if url == "journal":
         return f"journal:{RESULTS}/hpo/{study}/study.journal"
     return url
+
+
+def study_name(study):
+    """Name of a study in its storage: one file per study needs none, a shared database is keyed by dataset."""
+    return study if config["hpo"]["storage"] in ("sqlite", "journal") else f"{DATASET.name}/{study}"
 
 
 def study_seed(study):
@@ -147,11 +191,20 @@ def all_targets():
         f"{RESULTS}/tables/table5.md",
         f"{RESULTS}/tables/table6.md",
         f"{RESULTS}/figures/popularity.png",
-        f"{RESULTS}/figures/coherence_vs_vrc.png",
         f"{RESULTS}/figures/play_rate.png",
-        f"{RESULTS}/figures/tradeoff.png",
         f"{RESULTS}/versions.json",
     ]
+    targets += expand(
+        f"{RESULTS}/vectors/{{setting}}{{suffix}}",
+        setting=TABLE4_SETTINGS,
+        suffix=EXPORT_FORMATS.values(),
+    )
+    if DATASET.has("genres") and DATASET.has(
+        "artists"
+    ):  # Fig. 1's panels: genre and artist coherence
+        targets.append(f"{RESULTS}/figures/coherence_vs_vrc.png")
+    if DATASET.has("genres"):  # every trial in the HitRate x VRC-genre plane
+        targets.append(f"{RESULTS}/figures/tradeoff.png")
     return targets
 
 
@@ -172,5 +225,21 @@ def streaming_mem_mb(fixed_mb, song_bytes=0, batch_bytes=150, sequences="sequenc
         songs = track_id_bound(path) if song_bytes else 0
         batch_mb = batch_bytes * config["streaming"]["batch_events"] / 2**20
         return int((fixed_mb + batch_mb + song_bytes * songs / 2**20) * attempt)
+
+    return mem_mb
+
+
+def input_size_mem_mb(fixed_mb, bytes_per_input_byte):
+    """resources.mem_mb of a job that loads its input files whole: fixed_mb + bytes_per_input_byte per byte
+    of its input files (folders not counted), x attempt."""
+
+    def mem_mb(wildcards, input, attempt):
+        files = [path for path in input if not os.path.isdir(path)]
+        for path in files:
+            if not os.path.exists(path):
+                # Snakemake takes this as "to be determined": asked again once the input exists
+                raise FileNotFoundError(errno.ENOENT, "input not created yet", path)
+        size = sum(os.path.getsize(path) for path in files)
+        return int((fixed_mb + bytes_per_input_byte * size / 2**20) * attempt)
 
     return mem_mb
