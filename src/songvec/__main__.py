@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from songvec.export import describe_track, nearest, read_exported
+from songvec.export import describe_track, nearest, read_exported, row_of
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,19 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, KeyError, ValueError) as error:
         print(f"error: {error.args[0] if isinstance(error, KeyError) else error}", file=sys.stderr)
         return 1
-    print(f"The {len(found)} songs nearest to {describe_track(args.track, *_names_of(exported, args.track))} "
+    query = exported.names.iloc[row_of(exported, args.track)]
+    print(f"The {len(found)} songs nearest to {describe_track(args.track, query['track_name'], query['artist_name'])} "
           f"({args.vectors}, cosine similarity):")
     for row in found.itertuples(index=False):
         print(f"{row.rank:>3}. {row.similarity:.3f}  {describe_track(row.track_id, row.track_name, row.artist_name)}")
     return 0
-
-
-def _names_of(exported, track: str) -> tuple:
-    where = (exported.tracks == str(track)).nonzero()[0]
-    if not len(where):
-        return None, None
-    names = exported.names.iloc[int(where[0])]
-    return names["track_name"], names["artist_name"]
 
 
 if __name__ == "__main__":

@@ -63,9 +63,11 @@ def semantic_problems(config: dict) -> list[str]:
             problems.append(f"config key 'hpo.search_space.{name}': low {spec['low']} > high {spec['high']}")
         if spec.get("log") and spec["low"] <= 0:
             problems.append(f"config key 'hpo.search_space.{name}': a log scale needs low > 0")
+    parsed = []
     for i, name in enumerate(config["hpo"]["objectives"]):
         try:
             Objective.parse(name)
+            parsed.append(name)
         except ValueError as error:
             problems.append(f"config key 'hpo.objectives[{i}]': {error}")
     optimized = config["analyses"]["popularity"]["optimized"]
@@ -78,8 +80,8 @@ def semantic_problems(config: dict) -> list[str]:
     except ValueError as error:
         problems.append(str(error))
     else:
-        if not problems:  # objective names parse
-            problems += objective_problems(config["hpo"]["objectives"], dataset)
+        problems += objective_problems(parsed if len(parsed) < len(config["hpo"]["objectives"])
+                                       else config["hpo"]["objectives"], dataset)
     if config["dataset"] == "lfm1b":
         lfm = config["lfm1b"]
         if not (lfm["mirrors"] or lfm["archive_dir"] or lfm["folder"]):

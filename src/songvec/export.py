@@ -67,6 +67,8 @@ def export_vectors(vectors_path: str | os.PathLike, catalogue: pd.DataFrame,
         elif fmt in ("text", "binary"):
             exported = KeyedVectors(vectors.shape[1], dtype=np.float32)
             exported.add_vectors(written, vectors.astype(np.float32))
+            exported.allocate_vecattrs(["count"], [np.int64])  # the formats order songs by count: keep ours
+            exported.expandos["count"][:] = np.arange(len(written), 0, -1)
             with atomic.atomic_path(path) as tmp:
                 exported.save_word2vec_format(str(tmp), binary=fmt == "binary")
         else:
@@ -107,16 +109,20 @@ def read_exported(path: str | os.PathLike) -> ExportedVectors:
     return ExportedVectors(tracks.astype(str), np.asarray(loaded.vectors), names)
 
 
+def row_of(exported: ExportedVectors, track: str) -> int:
+    """The row of song ``track`` (its id as given, or as written in the word2vec formats); ``KeyError`` if absent."""
+    for key in (str(track), word2vec_key(str(track))):
+        where = np.flatnonzero(exported.tracks == key)
+        if len(where):
+            return int(where[0])
+    raise KeyError(f"track {track!r} is not among the {len(exported.tracks)} songs of these vectors")
+
+
 def nearest(exported: ExportedVectors, track: str, k: int = 10) -> pd.DataFrame:
     """The ``k`` songs nearest to ``track`` by cosine similarity (the song itself left out): ``rank``,
     ``track_id``, ``similarity``, ``track_name``, ``artist_name``. An unknown id raises ``KeyError``."""
-    where = np.flatnonzero(exported.tracks == str(track))
-    if not len(where):
-        where = np.flatnonzero(exported.tracks == word2vec_key(str(track)))
-    if not len(where):
-        raise KeyError(f"track {track!r} is not among the {len(exported.tracks)} songs of these vectors")
     unit = neighbors.normalize(exported.vectors)
-    row = where[:1]
+    row = np.array([row_of(exported, track)])
     found, scores = neighbors.top_k(unit[row], unit, k, exclude=row)
     kept = found[0] >= 0
     rows = found[0][kept]

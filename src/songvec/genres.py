@@ -127,8 +127,7 @@ def table_track_genres(track_artist: pd.DataFrame, track_genre: pd.DataFrame | N
     tracks = tracks.merge(names.astype({"artist_id": np.int64}), on="artist_id", how="left")
     result = pd.DataFrame({"track_id": tracks["track_id"].to_numpy(np.int64),
                            "artist_id": tracks["artist_id"].to_numpy(np.int64),
-                           "artist_name": tracks["artist_name"].astype(object).where(tracks["artist_name"].notna(),
-                                                                                     None).to_numpy(),
+                           "artist_name": tracks["artist_name"].to_numpy(dtype=object),
                            "genre": tracks["genre"].to_numpy(dtype=object)})
     mapped = int((result["genre"] != UNKNOWN).sum())
     counts = {"tracks": len(result), "mapped": mapped, "no_genre": len(result) - mapped,
