@@ -251,6 +251,16 @@ def test_missing_values_and_wrong_field_counts(tmp_path):
         ingest(path, tmp_path / "o.parquet")
 
 
+def test_a_missing_timestamp_and_a_malformed_last_line(tmp_path):
+    path = tmp_path / "plays.tsv"
+    path.write_text("user_id\ttrack_id\ttimestamp\n1\t2\t2013-08-28\n1\t3\t \n")
+    with pytest.raises(EventsTableError, match=r"plays.tsv: line 3: no timestamp in column 'timestamp'"):
+        ingest(path, tmp_path / "o.parquet")
+    path.write_text("user_id\ttrack_id\ttimestamp\n1\t2\t2013-08-28\n1\t3\n")
+    with pytest.raises(EventsTableError, match=r"plays.tsv:3: expected 3 fields like the header, found 2"):
+        ingest(path, tmp_path / "o.parquet")
+
+
 def test_negative_ids_and_bad_positions(tmp_path):
     path = tmp_path / "plays.csv"
     path.write_text("user_id,track_id,timestamp\n1,-2,1300000000\n")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -45,10 +45,7 @@ class Dataset:
     name: str
     label: str
     sequences: str = "users"
-    missing: Mapping[str, str] = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "missing", dict(self.missing or {}))
+    missing: Mapping[str, str] = field(default_factory=dict)
 
     def has(self, labels: str) -> bool:
         """Whether the data has ``labels`` (``"genres"`` or ``"artists"``)."""
@@ -123,8 +120,8 @@ def run_objectives(objectives: list[str], dataset: Dataset) -> tuple[list[str], 
 def event_source(dataset: str, path: str | os.PathLike, bad_rows: str,
                  events: Mapping[str, Any] | None = None) -> EventsFile | EventsTable:
     """The ingest's input (:class:`songvec.ingest.EventSource`) at ``path``: for ``dataset`` "events" the
-    events table read with the config section ``events``, else LFM-1b's events file; ``bad_rows`` is
-    ``ingest.bad_rows``."""
+    events table read with ``columns`` and ``ids`` of ``events`` (the config section), else LFM-1b's events
+    file; ``bad_rows`` is ``ingest.bad_rows``."""
     if dataset != "events":
         return EventsFile(path, bad_rows=bad_rows)
     return EventsTable(read_layout(path, events["columns"]), ids=events["ids"], bad_rows=bad_rows)

@@ -318,7 +318,6 @@ class EventsTable:
         self.maps: dict[str, IdMap] = {}
         self.genre_names = IdMap()
         self.track_genres = np.full(0, -1, dtype=np.int32)  # first genre code of each track id, -1: none
-        self.tracks_with_several_genres = 0
         self._several = np.zeros(0, dtype=bool)
         self._iso_casts = list(_ISO_CASTS)
 
@@ -413,6 +412,8 @@ class EventsTable:
             genres = self._genres(record_batch) if self.layout.has_genres else None
             yield _Batch(start, columns, bad, genres)
             start += n
+        if self._invalid_rows and self.bad_rows == "error":  # met after the last batch
+            raise self._first_error(_Batch(start, {}, np.zeros(0, dtype=np.int8), None))
         if self._invalid_rows:
             self._skip_invalid_rows()
 
@@ -566,6 +567,7 @@ class EventsTable:
                 kind = self.kinds["timestamp"] = "unix" if re.match(_DECIMAL, _first_text(values)) else "iso"
             parsed = _parse_unix(values) if kind == "unix" else _parse_iso(values, self._iso_casts)
         unparsable = np.isnan(parsed)
+        _mark(bad, _missing(values), "missing_value")
         _mark(bad, unparsable, "unparsable_timestamp")
         _mark(bad, ~unparsable & ((parsed < 0) | (parsed > self.latest)), "impossible_timestamp")
         return np.where(unparsable, -1, parsed).astype(np.int64)
@@ -646,7 +648,7 @@ class EventsTable:
                 "bad_position": "position"}[reason]
         number, where, values = self._raw_row(batch.start + row)
         if name is None:
-            name = next(n for n in (self.layout.sequence_column, "track_id", "artist_id")
+            name = next(n for n in (self.layout.sequence_column, "track_id", "artist_id", self.layout.order_column)
                         if n in self.layout.columns and self._value_problem(n, values[n]) == reason)
         value = values[name]
         column = self.layout.columns[name]
@@ -748,6 +750,14 @@ def _first_text(values: pa.Array) -> str:
         if first is not None:
             return first
     return ""
+
+
+def _missing(values: pa.Array) -> np.ndarray:
+    """(n,) bool: null, or blank text."""
+    missing = pc.is_null(values)
+    if _is_text(values.type):
+        missing = pc.or_(missing, pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0))
+    return missing.to_numpy(zero_copy_only=False)
 
 
 def _mark(bad: np.ndarray, rows: np.ndarray, reason: str | None) -> None:

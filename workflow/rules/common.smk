@@ -91,7 +91,9 @@ def events_input():
 def events_options():
     """The events-table settings the ingest depends on (None for LFM-1b files: other datasets' settings
     must not rerun this dataset's jobs)."""
-    return config["events"] if config["dataset"] == "events" else None
+    if config["dataset"] != "events":
+        return None
+    return {key: config["events"][key] for key in ("columns", "ids")}
 
 
 def label_files(wildcards):
