@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import logging
 import os
 import re
@@ -73,6 +74,7 @@ _MAX_ID = 2 ** 32  # track and artist ids index dense per-song arrays downstream
 _INTEGER = re.compile(r"^-?[0-9]+$")
 _DECIMAL = r"^[0-9]+(\.[0-9]*)?$"
 _MAX_QUOTED_CHARS = 120
+_MAX_TEXT_BLOCK = 16 * 1024 ** 2  # bytes of text Arrow parses at once: larger blocks measured no faster
 
 
 class EventsTableError(ValueError):
@@ -240,12 +242,16 @@ class IdMap:
         return len(self.ids)
 
     def encode(self, values: pa.Array) -> np.ndarray:
-        """(n,) int64 ids of ``values`` (strings); -1 for a missing or empty value. New strings get new ids."""
+        """(n,) int64 ids of ``values`` (strings, trimmed of surrounding white space); -1 for a missing or
+        blank value. New strings get new ids."""
         encoded = pc.dictionary_encode(values)
-        strings = encoded.dictionary.to_pylist()
+        strings = pc.utf8_trim_whitespace(encoded.dictionary).to_pylist()  # the distinct values only
         ids = self.ids
-        codes = np.fromiter((ids.setdefault(s, len(ids)) if s else -1 for s in strings), dtype=np.int64,
-                            count=len(strings))
+        # known strings in one C-level pass; only the new ones (each string once overall) in Python
+        codes = np.fromiter(map(ids.get, strings, itertools.repeat(-1)), dtype=np.int64, count=len(strings))
+        for i in np.flatnonzero(codes < 0).tolist():
+            if strings[i]:
+                codes[i] = ids.setdefault(strings[i], len(ids))
         indices = pc.fill_null(encoded.indices, len(strings)).to_numpy(zero_copy_only=False)
         return np.append(codes, -1)[indices]
 
@@ -489,7 +495,8 @@ class EventsTable:
         try:
             stream = pa.CompressedInputStream(raw, "gzip") if self.layout.gzip else raw
             reader = pacsv.open_csv(
-                stream, read_options=pacsv.ReadOptions(block_size=max(int(chunk_bytes), 1 << 16), use_threads=True),
+                stream, read_options=pacsv.ReadOptions(block_size=int(np.clip(chunk_bytes, 1 << 16, _MAX_TEXT_BLOCK)),
+                                                       use_threads=False),  # the ingest's other thread has the other core
                 parse_options=pacsv.ParseOptions(delimiter="," if self.layout.format == "csv" else "\t",
                                                  quote_char='"' if self.layout.format == "csv" else False,
                                                  ignore_empty_lines=False, invalid_row_handler=invalid),
@@ -519,8 +526,11 @@ class EventsTable:
         kind = self.kinds.get(name)
         if kind is None:
             kind = self.kinds[name] = self._id_kind(values)
+        clean = _clean_integers(values)
+        if kind == "integer" and clean is not None and (not len(clean) or (clean.min() >= 0 and clean.max() < _MAX_ID)):
+            return clean  # the fast path: Arrow parsed valid integers
         if kind == "string":
-            values = pc.utf8_trim_whitespace(values) if _is_text(values.type) else values.cast(pa.string())
+            values = values if _is_text(values.type) else values.cast(pa.string())
             ids = self.maps.setdefault(name, IdMap()).encode(values)
             if required:
                 _mark(bad, ids < 0, "missing_value")
@@ -554,6 +564,10 @@ class EventsTable:
 
     def _timestamps(self, batch: pa.RecordBatch, bad: np.ndarray, start: int) -> np.ndarray:
         values = self._column(batch, "timestamp")
+        clean = _clean_integers(values)
+        if clean is not None and (not len(clean) or (clean.min() >= 0 and clean.max() <= self.latest)):
+            self.kinds.setdefault("timestamp", "unix")
+            return clean  # the fast path: Arrow parsed possible Unix seconds
         if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
             self.kinds.setdefault("timestamp", "typed")
             seconds = pc.cast(values, pa.timestamp("s", tz=getattr(values.type, "tz", None)), safe=False)
@@ -760,10 +774,17 @@ def _missing(values: pa.Array) -> np.ndarray:
     return missing.to_numpy(zero_copy_only=False)
 
 
-def _mark(bad: np.ndarray, rows: np.ndarray, reason: str | None) -> None:
-    """Give ``rows`` without a reason yet the reason ``reason`` (None: no reason, the rows stay valid)."""
-    if reason is not None:
+def _mark(bad: np.ndarray, rows: np.ndarray, reason: str) -> None:
+    """Give ``rows`` (a bool mask) without a reason yet the reason ``reason``."""
+    if rows.any():
         bad[(bad == 0) & rows] = SKIP_REASONS.index(reason) + 1
+
+
+def _clean_integers(values: pa.Array) -> np.ndarray | None:
+    """(n,) int64 of an integer column without nulls (no copy for int64), else None."""
+    if not pa.types.is_integer(values.type) or values.null_count:
+        return None
+    return values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
 def _parse_integers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -813,17 +834,20 @@ def _parse_iso(values: pa.Array, casts: list[pa.DataType]) -> np.ndarray:
     """(n,) float64 Unix seconds of ISO-8601 text ``values`` (no offset: UTC; NaN where unparsable).
 
     Tries Arrow's casts in the order of ``casts`` and moves the one that worked to the front (a failing
-    cast costs a full parse, and a table keeps one form throughout); mixed forms go through pandas.
+    cast costs a full parse, and a table keeps one form throughout), then the same on the values trimmed
+    of white space; mixed forms go through pandas.
     """
-    values = pc.utf8_trim_whitespace(values)
-    for kind in list(casts):
-        try:
-            parsed = pc.cast(values, kind).cast(pa.int64()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-        casts.remove(kind)
-        casts.insert(0, kind)
-        return np.floor(parsed / 10 ** 9) if kind.unit == "ns" else parsed.astype(np.float64)
+    for trimmed in (False, True):
+        if trimmed:
+            values = pc.utf8_trim_whitespace(values)
+        for kind in list(casts):
+            try:
+                parsed = pc.cast(values, kind).cast(pa.int64()).to_numpy(zero_copy_only=False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+            casts.remove(kind)
+            casts.insert(0, kind)
+            return np.floor(parsed / 10 ** 9) if kind.unit == "ns" else parsed.astype(np.float64)
     parsed = pd.to_datetime(pd.Series(values.to_pandas(), dtype=object), format="ISO8601", utc=True,
                             errors="coerce")
     seconds = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64) // 10 ** 9

@@ -41,9 +41,12 @@ SCALE_STUDIES = [
     f"HitRate-sample{fraction:g}" for fraction in config["analyses"]["scale"]["fractions"]
 ]
 PARETO = [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] and DATASET.has("genres") else []
-for labels, why in DATASET.missing.items():
+if DATASET.missing:
+    left_out = LEFT_OUT + (
+        [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] and not PARETO else []
+    )
     logger.warning(
-        f"{DATASET.name}: no {labels} ({why}): left out: {', '.join(LEFT_OUT) or 'nothing'}"
+        f"{DATASET.name}: {'; '.join(DATASET.missing.values())}: left out: {', '.join(left_out) or 'nothing'}"
     )
 TABLE4_SETTINGS = ["default"] + list(STUDIES)
 FINAL_SETTINGS = TABLE4_SETTINGS + SCALE_STUDIES
@@ -117,7 +120,11 @@ def name_files(wildcards):
     if config["dataset"] == "events":
         names = config["events"]["track_names"]
         return {"table": f"{RESULTS}/data/table"} | ({"track_names": names} if names else {})
-    if config["dataset"] == "folder" and not os.path.isfile(raw_file("LFM-1b_tracks.txt")):
+    # a folder the user gave (not one a rule fills) may lack the names
+    given = config["dataset"] == "folder" or (
+        config["dataset"] == "lfm1b" and config["lfm1b"]["folder"]
+    )
+    if given and not os.path.isfile(raw_file("LFM-1b_tracks.txt")):
         return {}
     return {"track_names": raw_file("LFM-1b_tracks.txt")}
 
