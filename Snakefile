@@ -31,7 +31,10 @@ include: "workflow/rules/common.smk"
 # to produce it" instead of a job for a study, setting or seed that does not exist.
 wildcard_constraints:
     study=names_pattern(list(STUDIES) + PARETO + SCALE_STUDIES),
-    setting=names_pattern(["default", *STUDIES, *PARETO, *SCALE_STUDIES]),
+    setting=names_pattern(
+        ["default", *STUDIES, *PARETO, *SCALE_STUDIES, *COHERENCE_SPACES]
+        + [f"default-{study_sample(study)}" for study in SCALE_STUDIES]
+    ),
     seed=r"[0-9]+",
     worker=r"[0-9]+",
     size=r"[a-z]+",

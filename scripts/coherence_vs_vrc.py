@@ -1,13 +1,15 @@
-"""Fig. 1 analog: Local Genre/Artist Coherence against VRC-genre/VRC-artist of embedding spaces that
-span the VRC range (rule coherence_vs_vrc)."""
+"""Fig. 1 analog: Local Genre/Artist Coherence against VRC-genre/VRC-artist of the embedding spaces chosen
+over the VRC range of the studies (rule coherence_vs_vrc)."""
 
 from songvec import atomic, figures
 from songvec.logs import logged
 
 with logged(snakemake.log[0]) as log:
-    metrics = {setting: atomic.read_json(path)
-               for setting, path in zip(snakemake.params.settings, snakemake.input.metrics, strict=True)}
-    table = figures.coherence_table(metrics, snakemake.params.n_spaces)
+    metrics = {}
+    for i, (space, path) in enumerate(zip(snakemake.input.spaces, snakemake.input.metrics, strict=True), 1):
+        origin = atomic.read_json(space)
+        metrics[f"space {i}: {figures.display_name(origin['study'])} #{origin['trial']}"] = atomic.read_json(path)
+    table = figures.coherence_table(metrics)
     atomic.write_text(snakemake.output.table, table.to_csv(index=False))
     figures.coherence_figure(table, snakemake.output.png, snakemake.output.pdf)
     log.info("plotted spaces:\n%s\ncorrelations: %s", table.to_string(index=False),

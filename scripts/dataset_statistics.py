@@ -14,5 +14,10 @@ with logged(snakemake.log[0]) as log:
                                         tables.read_paper_results(snakemake.input.paper)["table2"])
     atomic.write_text(snakemake.output.csv, pd.DataFrame(columns).rename_axis("statistic").to_csv())
     table = dataset_stats.statistics_table(columns)
-    atomic.write_text(snakemake.output.markdown, tables.to_markdown(table))
-    atomic.write_text(snakemake.output.html, tables.to_html([("Table 2: dataset statistics", table)]))
+    splits = dataset_stats.split_table(snakemake.params.fractions, atomic.read_json(snakemake.input.split),
+                                       atomic.read_json(snakemake.input.pairs))
+    atomic.write_text(snakemake.output.splits, splits.to_csv(index=False))
+    atomic.write_text(snakemake.output.markdown, tables.to_markdown(table) + "\nEvaluation splits:\n\n"
+                      + tables.to_markdown(splits))
+    atomic.write_text(snakemake.output.html, tables.to_html([("Table 2: dataset statistics", table),
+                                                             ("Evaluation splits", splits)]))

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from songvec import dataset_stats
 from songvec.dataset_stats import sequence_statistics, statistics_markdown
 from songvec.sequences import Sequences, iter_sequences, write_sequences
 
@@ -85,3 +86,16 @@ def test_markdown_table():
         "| extra | - | 2 |\n")
     with pytest.raises(ValueError, match="at least one dataset"):
         statistics_markdown({})
+
+
+def test_split_table_by_hand():
+    split = {"train": {"sequences": 90, "events": 9000}, "valid": {"sequences": 5, "events": 480},
+             "test": {"sequences": 5, "events": 520}}
+    pairs = {"valid_in_set_pairs": 45, "valid_in_set_pairs_scored": 40, "valid_pairs_before_sampling": 475,
+             "valid_pairs": 400, "valid_pairs_scored": 300, "test_in_set_pairs": 44, "test_in_set_pairs_scored": 41,
+             "test_pairs_before_sampling": 515, "test_pairs": 400, "test_pairs_scored": 310}
+    table = dataset_stats.split_table({"train": 0.9, "valid": 0.05, "test": 0.05}, split, pairs)
+    assert table.columns.tolist() == ["Part", "Train", "Validation", "Test"]
+    assert table["Part"].tolist() == list(dataset_stats.SPLIT_ROWS.values())
+    assert table["Train"].tolist() == ["90%", "90", "9,000", "-", "-", "-", "-", "-"]
+    assert table["Test"].tolist() == ["5%", "5", "520", "44", "41", "515", "400", "310"]

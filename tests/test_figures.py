@@ -120,30 +120,6 @@ def test_popularity_cells_keep_empty_cells(tmp_path):
 
 # --- coherence against VRC -----------------------------------------------------------------------
 
-def test_spanning_settings_by_hand():
-    vrc = pd.Series([5.0, 1.0, 9.0, 3.0, 7.0, 2.0, 8.0, 4.0, 6.0, 0.0], index=list("abcdefghij"))
-    # ranked by VRC: j b f d h a i e g c; ranks floor(i * 9 / 4 + 0.5) = 0, 2, 5, 7, 9
-    ranked = list(vrc.sort_values().index)
-    assert figures.spanning_settings(vrc, 5) == [ranked[r] for r in (0, 2, 5, 7, 9)] == ["j", "f", "a", "e", "c"]
-    assert figures.spanning_settings(vrc, 2) == ["j", "c"]
-    assert figures.spanning_settings(vrc, 20) == ranked
-    assert figures.spanning_settings(pd.Series([1.0, 1.0, 0.0], index=["z", "y", "x"]), 3) == ["x", "y", "z"]
-    with pytest.raises(ValueError, match="n must be >= 2"):
-        figures.spanning_settings(vrc, 1)
-    with pytest.raises(ValueError, match="NaN"):
-        figures.spanning_settings(pd.Series([1.0, np.nan], index=["a", "b"]), 2)
-
-
-@settings(max_examples=100, deadline=None)
-@given(values=st.lists(st.integers(0, 20), min_size=1, max_size=30), n=st.integers(2, 12))
-def test_spanning_settings_properties(values, n):
-    vrc = pd.Series(np.asarray(values, float), index=[f"s{i}" for i in range(len(values))])
-    picks = figures.spanning_settings(vrc, n)
-    assert len(picks) == min(n, len(values)) == len(set(picks))
-    assert [vrc[p] for p in picks] == sorted(vrc[p] for p in picks)
-    assert vrc[picks[0]] == vrc.min() and vrc[picks[-1]] == vrc.max()
-
-
 def coherence_metrics(vrc_genre, vrc_artist, genre_mean, artist_mean):
     return {"vrc_genre": vrc_genre, "vrc_artist": vrc_artist,
             "genre_coherence": {"n": 500, "mean": genre_mean, "ci_low": genre_mean - 0.02,
@@ -152,15 +128,13 @@ def coherence_metrics(vrc_genre, vrc_artist, genre_mean, artist_mean):
                                  "ci_high": artist_mean + 0.01, "std": 0.1, "n_nan": 0}}
 
 
-def test_coherence_table_picks_spanning_settings_and_drops_incomplete_ones():
+def test_coherence_table_sorts_by_vrc_and_drops_incomplete_ones():
     metrics = {"default": coherence_metrics(500.0, 4.0, 0.30, 0.20),
                "HitRate": coherence_metrics(380.0, 3.5, 0.25, 0.18),
-               "VRCGenre": coherence_metrics(1300.0, 8.6, 0.50, 0.30),
                "VRCArtist": coherence_metrics(1440.0, 94.0, 0.55, 0.70),
-               "lambdaGenre-0.01": coherence_metrics(620.0, 6.0, 0.33, 0.25),
                "broken": coherence_metrics(None, 5.0, 0.4, 0.2)}
-    table = figures.coherence_table(metrics, 3)
-    assert table["setting"].tolist() == ["HitRate", "lambdaGenre-0.01", "VRCArtist"]  # ranks 0, 2, 4 of 5
+    table = figures.coherence_table(metrics)
+    assert table["setting"].tolist() == ["HitRate", "default", "VRCArtist"]
     assert table.attrs["n_settings_incomplete"] == 1
     row = table.set_index("setting").loc["VRCArtist"]
     assert row[["vrc_genre", "genre_coherence", "genre_ci_low", "genre_ci_high", "genre_n"]].tolist() == \
@@ -169,20 +143,29 @@ def test_coherence_table_picks_spanning_settings_and_drops_incomplete_ones():
         pytest.approx([94.0, 0.70, 0.69, 0.71, 125])
     without = {"x": {k: v for k, v in metrics["default"].items() if k != "artist_coherence"}}
     with pytest.raises(ValueError, match="no artist_coherence"):
-        figures.coherence_table(without, 2)
+        figures.coherence_table(without)
 
 
-def test_coherence_correlations_match_scipy_and_need_three_spaces():
+def test_coherence_correlations_match_scipy_with_a_fisher_interval():
     rng = np.random.default_rng(2)
     metrics = {f"s{i}": coherence_metrics(*rng.uniform(1, 100, 2), *rng.uniform(0, 1, 2)) for i in range(7)}
-    table = figures.coherence_table(metrics, 5)
+    table = figures.coherence_table(metrics)
     found = figures.coherence_correlations(table)
     for kind in ("genre", "artist"):
         expected = stats.pearsonr(table[f"vrc_{kind}"], table[f"{kind}_coherence"])
         assert found[kind]["r"] == pytest.approx(expected.statistic)
         assert found[kind]["p"] == pytest.approx(expected.pvalue)
-        assert found[kind]["n"] == 5
-    two = figures.coherence_correlations(figures.coherence_table(metrics, 2))
+        assert found[kind]["n"] == 7
+        # Fisher's z by hand: tanh(atanh(r) -+ 1.96 / sqrt(7 - 3))
+        z = np.arctanh(expected.statistic)
+        assert found[kind]["ci_low"] == pytest.approx(np.tanh(z - 1.959964 / 2), abs=1e-6)
+        assert found[kind]["ci_high"] == pytest.approx(np.tanh(z + 1.959964 / 2), abs=1e-6)
+        # scipy's own interval for the same r and n agrees
+        ci = expected.confidence_interval(0.95)
+        assert (found[kind]["ci_low"], found[kind]["ci_high"]) == pytest.approx((ci.low, ci.high), abs=1e-9)
+    three = figures.coherence_correlations(figures.coherence_table(dict(list(metrics.items())[:3])))
+    assert np.isfinite(three["genre"]["r"]) and np.isnan(three["genre"]["ci_low"])
+    two = figures.coherence_correlations(figures.coherence_table(dict(list(metrics.items())[:2])))
     assert np.isnan(two["genre"]["r"]) and two["genre"]["n"] == 2
 
 
@@ -435,15 +418,17 @@ def test_popularity_and_coherence_scripts(tmp_path):
     assert cells["n"].eq(0).any()  # bucket 1 is empty: song 0 alone holds its share
     assert_figure_files(tmp_path / "pop.png", tmp_path / "pop.pdf")
 
-    settings_ = ["default", "HitRate", "VRCGenre", "lambdaGenre-0.01"]
-    paths = []
-    for i, setting in enumerate(settings_):
-        paths.append(str(tmp_path / f"{setting}.json"))
-        write_json(paths[-1], coherence_metrics(100.0 * i, 3.0 + i, 0.2 + 0.05 * i, 0.1 + 0.02 * i))
-    run_script("coherence_vs_vrc.py", tmp_path, {"metrics": paths},
-               {"table": str(tmp_path / "coh.csv"), **figure_outputs(tmp_path, "coh")},
-               {"settings": settings_, "n_spaces": 3})
-    assert pd.read_csv(tmp_path / "coh.csv")["setting"].tolist() == ["default", "VRCGenre", "lambdaGenre-0.01"]
+    studies = ["HitRate", "VRCGenre", "lambdaGenre-0.01"]
+    spaces, paths = [], []
+    for i, study in enumerate(studies):
+        spaces.append(str(tmp_path / f"space-{i + 1}.json"))
+        write_json(spaces[-1], {"study": study, "trial": 10 + i, "best_params": {}, "best_metrics": {}})
+        paths.append(str(tmp_path / f"space-{i + 1}-test.json"))
+        write_json(paths[-1], coherence_metrics(300.0 - 100.0 * i, 3.0 + i, 0.2 + 0.05 * i, 0.1 + 0.02 * i))
+    run_script("coherence_vs_vrc.py", tmp_path, {"spaces": spaces, "metrics": paths},
+               {"table": str(tmp_path / "coh.csv"), **figure_outputs(tmp_path, "coh")}, {})
+    assert pd.read_csv(tmp_path / "coh.csv")["setting"].tolist() == [
+        "space 3: λGenre(0.01) #12", "space 2: VRCGenre #11", "space 1: HitRate #10"]
     assert_figure_files(tmp_path / "coh.png", tmp_path / "coh.pdf")
 
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from songvec import next_song
 from songvec.neighbors import normalize
 from songvec.next_song import (count_out_of_set_pairs, evaluate_pairs, mask_last, out_of_set_pairs,
                                sample_pairs, sample_rows, sampled_out_of_set_pairs, vocabulary_rows)
@@ -305,3 +306,28 @@ def test_property_ranks_consistent_across_k(seed, k_small, extra):
     expected = np.where(large["rank"] <= k_small, large["rank"], 0)
     assert small["rank"].tolist() == expected.tolist()
     assert small_summary["hitrate"] <= large_summary["hitrate"] or small_summary["n_evaluated"] == 0
+
+
+def test_in_set_pairs_shared_or_disjoint_halves():
+    pairs = pd.DataFrame({"sequence": np.arange(11), "position": 5, "query": np.arange(11) + 100,
+                          "target": np.arange(11) + 200, "user_id": np.arange(11) * 7})
+    shared = next_song.in_set_pairs_by_split(pairs, "shared", seed=3)
+    assert shared["valid"].equals(pairs) and shared["test"].equals(pairs)
+    disjoint = next_song.in_set_pairs_by_split(pairs, "disjoint", seed=3)
+    valid, test = disjoint["valid"], disjoint["test"]
+    # 11 pairs: largest remainder gives the extra one to the first part listed (valid)
+    assert (len(valid), len(test)) == (6, 5)
+    assert sorted(valid["sequence"].tolist() + test["sequence"].tolist()) == list(range(11))
+    assert valid["sequence"].is_monotonic_increasing and test["sequence"].is_monotonic_increasing
+    again = next_song.in_set_pairs_by_split(pairs, "disjoint", seed=3)
+    assert again["valid"].equals(valid)
+    other = next_song.in_set_pairs_by_split(pairs, "disjoint", seed=4)
+    assert not other["valid"].equals(valid)
+    with pytest.raises(ValueError, match="in_set_pairs must be one of"):
+        next_song.in_set_pairs_by_split(pairs, "half", seed=3)
+
+
+def test_scored_pairs_count_vocabulary_non_self_pairs():
+    pairs = pd.DataFrame({"query": [1, 2, 3, 4, 5], "target": [2, 2, 9, 1, 3]})
+    # (1,2) in vocab; (2,2) self; (3,9) target out; (4,1) query out; (5,3) in vocab
+    assert next_song.scored_pairs(pairs, np.array([1, 2, 3, 5])) == 2

@@ -26,8 +26,11 @@ def test_dry_run_on_a_fresh_clone_shows_the_whole_paper(tmp_path):
     counts = job_counts(output_of(snakemake(tmp_path, "-n")))
     # 7 objectives + the Pareto study + 3 scale studies, one worker each
     assert counts["hpo_worker"] == 11 and counts["hpo_summary"] == 11
-    # default + 7 studies + 3 scale studies, 3 seeds each, + the HPO reference model (seed 42)
-    assert counts["train_model"] == 34
+    # default + 7 studies + 3 scale studies, 3 seeds each, the HPO reference model (seed 42) and the scale
+    # studies' references (the default on each subsample), and the 7 spaces of Fig. 1
+    assert counts["train_model"] == 1 + 3 * 11 + 3 + 7
+    # on test: the 11 settings x 3 seeds and the 7 spaces; on validation: the HPO reference
+    assert counts["evaluate_model"] == 3 * 11 + 7 + 1
     for rule in ("generate_demo", "ingest_events", "map_genres", "split_sequences", "dataset_statistics",
                  "mine_hard_negatives", "table4", "popularity_analysis", "coherence_vs_vrc",
                  "play_rate_analysis", "scale_table", "tradeoff_plot", "package_versions"):
@@ -86,7 +89,7 @@ def test_tiny_run_accounts_for_every_event(tiny_run):
         + ingest["removed_by_user_sampling"] + ingest["removed_by_min_song_plays"]
     assert sum(part["events"] for part in split.values()) == ingest["events_written"]
     assert float(table2.loc["events", "demo-tiny"]) == ingest["events_written"]
-    assert float(table2.loc["sequences", "demo-tiny"]) == ingest["users"] == 100
+    assert float(table2.loc["sequences", "demo-tiny"]) == ingest["users"] == 300
 
 
 @pytest.mark.slow

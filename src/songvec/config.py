@@ -17,6 +17,31 @@ import jsonschema
 import yaml
 
 
+PAPER_SPLIT = {"train": 0.98, "valid": 0.01, "test": 0.01}
+DEMO_SPLIT = {"train": 0.84, "valid": 0.08, "test": 0.08}
+PAPER_SCALE_FRACTIONS = [0.01, 0.02, 0.05]
+DEMO_SCALE_FRACTIONS = [0.1, 0.2, 0.5]
+
+
+def split_fractions(config: dict) -> dict[str, float]:
+    """Train/validation/test fractions of the configured ``split``; ``auto`` is the paper's 98/1/1 for
+    LFM-1b and a folder of its files, and 84/8/8 for the demo, whose 2,600 users would leave 26 each to a
+    1% validation or test split (README, "Evaluation power": at least 100 users and 5,000 scored pairs
+    each, and 1,000 in-set pairs for each of validation and test)."""
+    if config["split"] != "auto":
+        return dict(config["split"])
+    return dict(DEMO_SPLIT if config["dataset"] == "demo" else PAPER_SPLIT)
+
+
+def scale_fractions(config: dict) -> list[float]:
+    """Subsample fractions of the scale study (Table 6); ``auto`` is the paper's 1% / 2% / 5% except on the
+    demo: 10% / 20% / 50%, the same 1 : 2 : 5 ratios with over 200 sequences in the smallest sample."""
+    fractions = config["analyses"]["scale"]["fractions"]
+    if fractions != "auto":
+        return list(fractions)
+    return list(DEMO_SCALE_FRACTIONS if config["dataset"] == "demo" else PAPER_SCALE_FRACTIONS)
+
+
 class ConfigError(ValueError):
     """The configuration is invalid; the message lists every problem with its key."""
 
@@ -54,7 +79,7 @@ def semantic_problems(config: dict) -> list[str]:
     from songvec.objectives import Objective
 
     problems = []
-    split = config["split"]
+    split = split_fractions(config)
     total = split["train"] + split["valid"] + split["test"]
     if not math.isclose(total, 1.0, abs_tol=1e-9):
         problems.append(f"config key 'split': train + valid + test must sum to 1, got {total:g}")
@@ -75,13 +100,16 @@ def semantic_problems(config: dict) -> list[str]:
         problems.append(f"config key 'analyses.popularity.optimized': {optimized!r} is not one of hpo.objectives")
     if "HitRate" not in config["hpo"]["objectives"]:
         problems.append("config key 'hpo.objectives': must contain HitRate (Table 4 compares against its best)")
+    max_threads, workers = config["max_job"]["threads"], config["word2vec"]["workers"]
+    if max_threads is not None and workers > max_threads:
+        problems.append(f"config key 'word2vec.workers': {workers} threads per training job, but max_job.threads "
+                        f"is {max_threads}: no node could run the job")
     try:
         dataset = describe(config)
     except ValueError as error:
         problems.append(str(error))
     else:
-        problems += objective_problems(parsed if len(parsed) < len(config["hpo"]["objectives"])
-                                       else config["hpo"]["objectives"], dataset)
+        problems += objective_problems(parsed, dataset)
     if config["dataset"] == "lfm1b":
         lfm = config["lfm1b"]
         if not (lfm["mirrors"] or lfm["archive_dir"] or lfm["folder"]):

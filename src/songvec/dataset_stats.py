@@ -86,3 +86,32 @@ def _format(value) -> str:
     if isinstance(value, (int, np.integer)):
         return f"{value:,}"
     return f"{value:,.1f}"
+
+
+SPLIT_ROWS = {
+    "fraction": "Share of the sequences",
+    "sequences": "Sequences (users)",
+    "events": "Events",
+    "in_set_pairs": "In-set pairs (one per training sequence)",
+    "in_set_pairs_scored": "In-set pairs scored",
+    "pairs_before_sampling": "Out-of-set pairs",
+    "pairs": "Out-of-set pairs used (evaluation.max_pairs)",
+    "pairs_scored": "Out-of-set pairs scored",
+}
+"""Row key -> label of the evaluation-split table (:func:`split_table`), in table order."""
+
+
+def split_table(fractions: dict[str, float], split_summary: dict, pairs_summary: dict) -> pd.DataFrame:
+    """Display table of the train / validation / test parts: their share, sequences and events (the
+    ``split_sequences`` summary) and, for validation and test, the in-set and out-of-set next-song pairs (the
+    ``prepare_evaluation`` summary). *Scored* pairs are those that count in HitRate/NDCG under the default
+    policies: query and target in the training vocabulary, query != target."""
+    columns = {"train": "Train", "valid": "Validation", "test": "Test"}
+    table = {"Part": [label for label in SPLIT_ROWS.values()]}
+    for part, name in columns.items():
+        values = {"fraction": f"{fractions[part]:.0%}", **{k: _format(v) for k, v in split_summary[part].items()}}
+        if part != "train":
+            values |= {key: _format(pairs_summary.get(f"{part}_{key}")) for key in SPLIT_ROWS
+                       if f"{part}_{key}" in pairs_summary}
+        table[name] = [values.get(key, tables.MISSING) for key in SPLIT_ROWS]
+    return pd.DataFrame(table)

@@ -17,17 +17,21 @@ its User Genre Profile (UGP) genre files, so the ingest stage cannot tell them a
   a tab). AllMusic is the coarse vocabulary (the real 20 AllMusic genres); every Freebase-like genre belongs
   to one of them.
 
-The generative model has the structure the paper's metrics measure:
+The generative model has the structure the paper's metrics measure, calibrated to the shape of real LFM-1b
+listening (:mod:`songvec.listening_shape`; ``benchmarks/listening_shape.py`` prints the demo's statistics
+beside the real excerpt's):
 
 - catalogue: genres -> artists -> albums -> tracks. Genre, artist (within genre) and track (within artist)
-  popularity follow Zipf laws, so a few tracks take a large share of all plays (popularity buckets);
-- listeners: a Dirichlet mixture over a few taste genres, a handful of favourite artists and favourite tracks,
-  and a log-normal history length (heavy tail: median < mean, as LFM-1b's Table 2);
+  popularity follow Zipf laws over a catalogue far larger than what is played, so that, as in real samples
+  of LFM-1b, half the songs played are played once and a few take a large share of the plays;
+- listeners: a Dirichlet mixture over a few taste genres and a log-normal history length, capped (LFM-1b's
+  Table 2 in relative form: 25th percentile, median and 75th percentile at 0.13, 0.43 and 1.8 x the mean);
 - histories: sessions (geometric length; gaps of hours/days between sessions, one track duration of about
-  3-5 minutes inside them) that start on a favourite artist or a taste genre, then at each step repeat the
-  track, continue the album in order, stay on the artist, move to another artist of the genre, jump to a
-  taste genre, replay a favourite track, or (rarely) jump to a globally popular track. Those global jumps
-  put popular songs next to each other by chance: the false neighbours of the chi-squared test;
+  3-5 minutes inside them) that resume a song the user played before or start on a taste genre, mostly at
+  the first track of an album; then at each step repeat the track, continue the album in order, stay on the
+  artist, replay an earlier play (re-listening), move to another artist of the genre, jump to a taste genre,
+  or (rarely) jump to a globally popular track. Those global jumps put popular songs next to each other by
+  chance: the false neighbours of the chi-squared test;
 - genre labels: each artist's true genres, with noise in the UGP files: a wrong first genre for some artists,
   empty genre rows, artists missing from the file, repeated rows, and a few distinct artists sharing a name.
 
@@ -85,7 +89,7 @@ FINE_GENRES = {
 FINE_GENRES_PER_FAMILY = 3  # fine genres share a family three at a time, so AllMusic stays coarser
 
 # moves of the listening walk (numbered 0-6 in this order by the kernel _walk); probabilities DemoModel.p_<move>
-MOVES = ("repeat", "album_next", "same_artist", "same_genre", "taste_genre", "favourite", "global_popular")
+MOVES = ("repeat", "album_next", "same_artist", "history", "same_genre", "taste_genre", "global_popular")
 
 
 @dataclass(frozen=True)
@@ -118,49 +122,54 @@ class DemoSize:
 
 
 SIZES = {
-    # unit tests: ~30k events; small blocks so that users span several interleaved blocks
-    "tiny": DemoSize(n_users=100, mean_length=300, n_genres=12, n_artists=300, n_tracks=3_000,
+    # The catalogue grows with the users, so that every size has about the same shape (plays per song,
+    # share of songs played once, ...); the shape is calibrated at the default size.
+    # unit tests: ~27k events; small blocks so that users span several interleaved blocks
+    "tiny": DemoSize(n_users=300, mean_length=90, n_genres=12, n_artists=6_900, n_tracks=54_000,
                      n_duplicate_names=3, block_size=250),
-    "small": DemoSize(n_users=400, mean_length=150, n_genres=20, n_artists=600, n_tracks=4_000,
+    "small": DemoSize(n_users=1_000, mean_length=90, n_genres=20, n_artists=23_000, n_tracks=180_000,
                       n_duplicate_names=5),
-    # the workflow default: ~150k events; skip-gram Word2Vec (d=100, window 5, 5 epochs, 1 worker) trains in
-    # a few seconds at ~200k words/s, and the 1% validation and test splits hold 12 users each
-    "default": DemoSize(n_users=1_200, mean_length=125, n_genres=30, n_artists=1_500, n_tracks=8_000,
+    # the workflow default: ~220k events of 2,600 users; with the 84/8/8 split of the demo (config split:
+    # auto), validation and test hold 208 users and about 15,000 pairs each
+    "default": DemoSize(n_users=2_600, mean_length=85, n_genres=30, n_artists=56_000, n_tracks=440_000,
                         n_duplicate_names=8),
-    # ~450k events, longer histories (mean 300): closer to LFM-1b's shape, three times the training time
-    "large": DemoSize(n_users=1_500, mean_length=300, n_genres=36, n_artists=2_500, n_tracks=15_000,
+    # 2.5 times the default: more power, 2.5 times the training time
+    "large": DemoSize(n_users=6_000, mean_length=90, n_genres=36, n_artists=138_000, n_tracks=1_075_000,
                       n_duplicate_names=10),
 }
 
 
 @dataclass(frozen=True)
 class DemoModel:
-    """Behavioural and noise parameters of the generative model (the defaults are the ``demo`` dataset)."""
+    """Behavioural and noise parameters of the generative model (the defaults are the ``demo`` dataset).
+
+    The popularity, session and move parameters are calibrated so that the ``default`` size has the shape
+    of real LFM-1b listening (``benchmarks/listening_shape.py`` prints both; the README shows the table).
+    """
 
     # popularity (Zipf exponents of genre, of artist within genre, of track within artist)
-    genre_zipf: float = 0.8
-    artist_zipf: float = 1.1
-    track_zipf: float = 1.1
-    mean_album_tracks: float = 8.0
+    genre_zipf: float = 0.94
+    artist_zipf: float = 0.95
+    track_zipf: float = 0.42
+    mean_album_tracks: float = 12.6
     p_untitled_album: float = 0.05  # empty album name, as 6% of the rows of the real albums file
     # listeners
-    max_taste_genres: int = 4
-    taste_concentration: float = 0.5  # Dirichlet parameter of the taste mixture
-    mean_favourite_artists: float = 6.0
-    favourite_tracks_per_artist: int = 3
-    length_sigma: float = 1.1  # sigma of log(history length)
-    min_length: int = 10
+    max_taste_genres: int = 2
+    taste_concentration: float = 0.441  # Dirichlet parameter of the taste mixture
+    length_sigma: float = 1.97  # sigma of log(history length): LFM-1b's p75 / p25 = 14
+    length_cap: float = 6.4  # longest history / median one (LFM-1b capped long histories)
+    min_length: int = 2
     # sessions: first event of a session, then one move per event (p_<move> sum to 1)
-    mean_session_length: float = 15.0
-    p_session_favourite: float = 0.3  # session starts on a favourite artist (else a taste genre)
-    p_session_album_start: float = 0.5  # session starts at track 1 of an album (else on a popular track)
-    p_repeat: float = 0.05
-    p_album_next: float = 0.45
-    p_same_artist: float = 0.15
-    p_same_genre: float = 0.16
-    p_taste_genre: float = 0.07
-    p_favourite: float = 0.06
-    p_global_popular: float = 0.06
+    mean_session_length: float = 17.0
+    p_session_history: float = 0.44  # session resumes a song the user played before (else: a taste genre)
+    p_album_start: float = 0.95  # session starts at track 1 of the song's album
+    p_repeat: float = 0.095
+    p_album_next: float = 0.515
+    p_same_artist: float = 0.07
+    p_history: float = 0.1499  # a song the user played before, drawn by how often they played it
+    p_same_genre: float = 0.0817
+    p_taste_genre: float = 0.0289
+    p_global_popular: float = 0.0595
     # time (seconds)
     track_seconds_median: float = 230.0
     p_skip: float = 0.06  # next track starts after 2-40 s instead of the track's duration
@@ -226,17 +235,13 @@ class Catalogue:
 
 @dataclass
 class Listeners:
-    """Users' tastes and history lengths, as CSR arrays (``*_offsets`` has n_users + 1 entries)."""
+    """Users' genre tastes and history lengths; tastes as CSR arrays (``taste_offsets``: n_users + 1)."""
 
     user_ids: np.ndarray  # (U,) file ids, sparse and increasing like LFM-1b's
     lengths: np.ndarray  # (U,) events per user
     taste_offsets: np.ndarray
     taste_genres: np.ndarray
     taste_weights: np.ndarray  # sums to 1 per user
-    favourite_artist_offsets: np.ndarray
-    favourite_artists: np.ndarray
-    favourite_track_offsets: np.ndarray
-    favourite_tracks: np.ndarray
 
 
 def resolve_size(size: DemoSize | str) -> DemoSize:
@@ -479,11 +484,11 @@ def _artist_names(rng: np.random.Generator, n: int, n_duplicates: int) -> list[s
 
 
 def make_listeners(rng: np.random.Generator, size: DemoSize, model: DemoModel, catalogue: Catalogue) -> Listeners:
-    """Draw every user's taste genres (Dirichlet weights), favourite artists and tracks, and history length.
+    """Draw every user's taste genres (Dirichlet weights) and history length.
 
-    Taste genres are drawn without replacement by genre popularity; favourite artists by taste weight then
-    artist popularity inside the genre, favourite tracks by track popularity inside each favourite artist
-    (both with replacement: a favourite drawn twice is simply replayed more often).
+    Taste genres are drawn without replacement by genre popularity. History lengths are log-normal with
+    ``model.length_sigma``, capped at ``model.length_cap`` times their median, then scaled to the mean
+    ``size.mean_length`` (at least ``model.min_length``).
     """
     n_users, n_genres = size.n_users, len(catalogue.genre_names)
     n_taste = np.minimum(1 + rng.binomial(model.max_taste_genres - 1, 0.35, n_users), n_genres)
@@ -494,27 +499,11 @@ def make_listeners(rng: np.random.Generator, size: DemoSize, model: DemoModel, c
     gamma = rng.gamma(model.taste_concentration, size=len(taste_genres)) + 1e-3  # no taste genre gets ~0
     taste_weights = gamma / np.repeat(np.add.reduceat(gamma, taste_offsets[:-1]), n_taste)
 
-    n_favourite = 1 + rng.poisson(model.mean_favourite_artists - 1, n_users)
-    favourite_users = np.repeat(np.arange(n_users), n_favourite)
-    genre_of = taste_genres[_draw(segment_cdf(taste_weights, taste_offsets), taste_offsets, favourite_users, rng)]
-    primary = catalogue.artist_primary_genre
-    by_genre = np.argsort(primary, kind="stable")
-    genre_offsets = _offsets(np.bincount(primary, minlength=n_genres))
-    favourite_artists = by_genre[_draw(segment_cdf(catalogue.artist_weight[by_genre], genre_offsets),
-                                       genre_offsets, genre_of, rng)]
-    favourite_tracks = _draw(segment_cdf(catalogue.track_weight, catalogue.artist_offsets),
-                             catalogue.artist_offsets,
-                             np.repeat(favourite_artists, model.favourite_tracks_per_artist), rng)
-
-    # log-normal lengths, rescaled so that their mean is size.mean_length
-    raw = rng.lognormal(0.0, model.length_sigma, n_users)
+    raw = np.minimum(rng.lognormal(0.0, model.length_sigma, n_users), model.length_cap)
     lengths = np.maximum(np.rint(raw * size.mean_length / raw.mean()), model.min_length).astype(np.int64)
     user_ids = np.cumsum(rng.integers(1, 40_000, n_users))
-    return Listeners(
-        user_ids=user_ids, lengths=lengths, taste_offsets=taste_offsets, taste_genres=taste_genres,
-        taste_weights=taste_weights, favourite_artist_offsets=_offsets(n_favourite),
-        favourite_artists=favourite_artists, favourite_track_offsets=_offsets(
-            n_favourite * model.favourite_tracks_per_artist), favourite_tracks=favourite_tracks)
+    return Listeners(user_ids=user_ids, lengths=lengths, taste_offsets=taste_offsets, taste_genres=taste_genres,
+                     taste_weights=taste_weights)
 
 
 def _draw(cdf: np.ndarray, offsets: np.ndarray, segments: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -543,11 +532,9 @@ def listen(rng: np.random.Generator, catalogue: Catalogue, listeners: Listeners,
     uniforms = rng.random((int(user_offsets[-1]), 5))
     return _walk(
         user_offsets, session_start, uniforms, np.cumsum(model.move_probabilities),
-        model.p_session_favourite, model.p_session_album_start,
+        model.p_session_history, model.p_album_start,
         listeners.taste_offsets, listeners.taste_genres,
         segment_cdf(listeners.taste_weights, listeners.taste_offsets),
-        listeners.favourite_artist_offsets, listeners.favourite_artists,
-        listeners.favourite_track_offsets, listeners.favourite_tracks,
         genre_artist_offsets, genre_order,
         segment_cdf(catalogue.artist_weight[genre_order], genre_artist_offsets),
         catalogue.artist_offsets, segment_cdf(catalogue.track_weight, catalogue.artist_offsets),
@@ -563,29 +550,42 @@ def _pick(cdf, lo, hi, u):
 
 
 @numba.njit(cache=True)
-def _walk(user_offsets, session_start, uniforms, move_cdf, p_session_favourite, p_session_album_start,
-          taste_offsets, taste_genres, taste_cdf, favourite_artist_offsets, favourite_artists,
-          favourite_track_offsets, favourite_tracks, genre_artist_offsets, genre_artists, genre_artist_cdf,
+def _taste_track(user, u, taste_offsets, taste_genres, taste_cdf, genre_artist_offsets, genre_artists,
+                 genre_artist_cdf, artist_offsets, artist_track_cdf):
+    """A track of the user's taste: a taste genre, an artist of it by popularity, a track of the artist by
+    popularity (uniforms ``u[1]``, ``u[2]``, ``u[3]``)."""
+    genre = taste_genres[_pick(taste_cdf, taste_offsets[user], taste_offsets[user + 1], u[1])]
+    artist = genre_artists[_pick(genre_artist_cdf, genre_artist_offsets[genre], genre_artist_offsets[genre + 1],
+                                 u[2])]
+    return _pick(artist_track_cdf, artist_offsets[artist], artist_offsets[artist + 1], u[3])
+
+
+@numba.njit(cache=True)
+def _walk(user_offsets, session_start, uniforms, move_cdf, p_session_history, p_album_start,
+          taste_offsets, taste_genres, taste_cdf, genre_artist_offsets, genre_artists, genre_artist_cdf,
           artist_offsets, artist_track_cdf, track_artist, track_album, album_first_track, artist_genre,
           global_track_cdf):
     """One track per event: session starts, then the moves of ``MOVES`` (uniforms (E, 5) are consumed as
-    0: move or session kind, 1: genre or favourite, 2: artist in genre, 3: track, 4: album start)."""
+    0: move or session kind, 1: genre or earlier play, 2: artist in genre, 3: track, 4: album start).
+
+    A session resumes an earlier play of the user (with ``p_session_history``, once the user has one) or
+    starts on a track of a taste genre; either way it starts at the first track of that track's album with
+    ``p_album_start``. The ``history`` move replays a uniformly drawn earlier play, so a song comes back in
+    proportion to how often the user has played it already."""
     n_tracks = len(track_artist)
     tracks = np.empty(len(session_start), dtype=np.int64)
     for user in range(len(user_offsets) - 1):
+        first = user_offsets[user]
         track = -1
-        for e in range(user_offsets[user], user_offsets[user + 1]):
+        for e in range(first, user_offsets[user + 1]):
             u = uniforms[e]
             if session_start[e]:
-                lo, hi = favourite_artist_offsets[user], favourite_artist_offsets[user + 1]
-                if u[0] < p_session_favourite:
-                    artist = favourite_artists[lo + int(u[1] * (hi - lo))]
+                if e > first and u[0] < p_session_history:
+                    track = tracks[first + int(u[1] * (e - first))]
                 else:
-                    genre = taste_genres[_pick(taste_cdf, taste_offsets[user], taste_offsets[user + 1], u[1])]
-                    artist = genre_artists[_pick(genre_artist_cdf, genre_artist_offsets[genre],
-                                                 genre_artist_offsets[genre + 1], u[2])]
-                track = _pick(artist_track_cdf, artist_offsets[artist], artist_offsets[artist + 1], u[3])
-                if u[4] < p_session_album_start:
+                    track = _taste_track(user, u, taste_offsets, taste_genres, taste_cdf, genre_artist_offsets,
+                                         genre_artists, genre_artist_cdf, artist_offsets, artist_track_cdf)
+                if u[4] < p_album_start:
                     track = album_first_track[track_album[track]]
                 tracks[e] = track
                 continue
@@ -597,17 +597,16 @@ def _walk(user_offsets, session_start, uniforms, move_cdf, p_session_favourite, 
                 track += 1  # album_next
             elif move <= 2:  # same_artist (and album_next at the album's end)
                 track = _pick(artist_track_cdf, artist_offsets[artist], artist_offsets[artist + 1], u[3])
-            elif move == 3 or move == 4:  # same_genre, taste_genre
-                if move == 3:
-                    genre = artist_genre[artist]
-                else:
-                    genre = taste_genres[_pick(taste_cdf, taste_offsets[user], taste_offsets[user + 1], u[1])]
+            elif move == 3:  # history
+                track = tracks[first + int(u[1] * (e - first))]
+            elif move == 4:  # same_genre
+                genre = artist_genre[artist]
                 artist = genre_artists[_pick(genre_artist_cdf, genre_artist_offsets[genre],
                                              genre_artist_offsets[genre + 1], u[2])]
                 track = _pick(artist_track_cdf, artist_offsets[artist], artist_offsets[artist + 1], u[3])
-            elif move == 5:  # favourite
-                lo, hi = favourite_track_offsets[user], favourite_track_offsets[user + 1]
-                track = favourite_tracks[lo + int(u[1] * (hi - lo))]
+            elif move == 5:  # taste_genre
+                track = _taste_track(user, u, taste_offsets, taste_genres, taste_cdf, genre_artist_offsets,
+                                     genre_artists, genre_artist_cdf, artist_offsets, artist_track_cdf)
             else:  # global_popular
                 track = _pick(global_track_cdf, 0, n_tracks, u[3])
             tracks[e] = track

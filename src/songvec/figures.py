@@ -7,7 +7,7 @@ and writes it as PNG (:data:`DPI` dots per inch) and PDF, each atomically
 without pyplot, so no global backend or figure registry is touched.
 
 - popularity (Fig. 2/4, section 4.5): :func:`popularity_cells`, :func:`popularity_figure`;
-- local coherence against VRC (Fig. 1, section 4.3): :func:`spanning_settings`,
+- local coherence against VRC (Fig. 1, section 4.3; the spaces: :mod:`songvec.coherence_spaces`):
   :func:`coherence_table`, :func:`coherence_correlations`, :func:`coherence_figure`;
 - play-rate PROXY (Table 5 and Fig. 3, section 4.6): :func:`play_rate_roles`,
   :func:`play_rate_correlations`, :func:`table5`, :func:`play_rate_bins`, :func:`play_rate_figure`;
@@ -239,34 +239,14 @@ COHERENCE_COLUMNS = ["setting", "vrc_genre", "genre_coherence", "genre_ci_low", 
                      "vrc_artist", "artist_coherence", "artist_ci_low", "artist_ci_high", "artist_n"]
 
 
-def spanning_settings(vrc: pd.Series, n: int) -> list[str]:
-    """``n`` settings spread over the range of ``vrc`` (setting -> VRC), from the lowest to the highest.
-
-    Settings are ranked by increasing VRC (ties by name) and those at the ranks
-    ``floor(i * (S - 1) / (n - 1) + 0.5)``, ``i = 0 .. n - 1``, are picked: evenly spaced ranks, so
-    the lowest and the highest VRC are always in and the picks are distinct. All ``S`` settings
-    when ``n >= S``. Returned in order of increasing VRC.
-    """
-    if n < 2:
-        raise ValueError(f"n must be >= 2 to span a range, got {n}")
-    if vrc.isna().any():
-        raise ValueError(f"VRC is NaN for settings {list(vrc.index[vrc.isna()])}")
-    ranked = sorted(vrc.index, key=lambda setting: (vrc[setting], setting))
-    if n >= len(ranked):
-        return ranked
-    ranks = np.floor(np.arange(n) * (len(ranked) - 1) / (n - 1) + 0.5).astype(int)
-    return [ranked[r] for r in ranks]
-
-
-def coherence_table(metrics_by_setting: Mapping[str, Mapping], n_spaces: int) -> pd.DataFrame:
-    """The Fig. 1 points: VRC and Local Coherence (mean, 95% CI, n) of ``n_spaces`` settings.
+def coherence_table(metrics_by_setting: Mapping[str, Mapping]) -> pd.DataFrame:
+    """The Fig. 1 points: VRC and Local Coherence (mean, 95% CI, n) of each setting.
 
     ``metrics_by_setting``: setting -> its test metrics JSON (``vrc_genre``, ``vrc_artist``,
-    ``genre_coherence`` and ``artist_coherence`` summaries with ``n, mean, ci_low, ci_high``).
-    Settings missing a VRC or a coherence mean (NaN/null) cannot be placed; they are left out,
-    counted in ``result.attrs["n_settings_incomplete"]`` and logged. Of the rest,
-    :func:`spanning_settings` picks ``n_spaces`` by VRC-genre, the same spaces for both panels as in
-    the paper. Returns :data:`COHERENCE_COLUMNS`, sorted by increasing VRC-genre.
+    ``genre_coherence`` and ``artist_coherence`` summaries with ``n, mean, ci_low, ci_high``), e.g. the
+    spaces of :func:`songvec.coherence_spaces.select_spaces`. Settings missing a VRC or a coherence mean
+    (NaN/null) cannot be placed; they are left out, counted in ``result.attrs["n_settings_incomplete"]``
+    and logged. Returns :data:`COHERENCE_COLUMNS`, sorted by increasing VRC-genre.
     """
     rows = []
     for setting, metrics in metrics_by_setting.items():
@@ -284,23 +264,26 @@ def coherence_table(metrics_by_setting: Mapping[str, Mapping], n_spaces: int) ->
     if not placeable.all():
         log.warning("coherence: %d settings without VRC or coherence mean are left out: %s",
                     int((~placeable).sum()), list(table.loc[~placeable, "setting"]))
-    table = table[placeable]
-    if table.empty:
+    result = table[placeable].sort_values(["vrc_genre", "setting"], ignore_index=True)
+    if result.empty:
         raise ValueError("no setting has both VRC values and both coherence means")
-    chosen = spanning_settings(table.set_index("setting")["vrc_genre"], n_spaces)
-    result = table.set_index("setting").loc[chosen].reset_index()[COHERENCE_COLUMNS]
     result.attrs["n_settings_incomplete"] = int((~placeable).sum())
-    log.info("coherence: %d of %d settings plotted, by VRC-genre: %s", len(result), len(metrics_by_setting), chosen)
     return result
 
 
 def coherence_correlations(table: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Pearson correlation of coherence and VRC over the plotted settings, per kind:
-    ``{"genre": {"r", "p", "n"}, "artist": {...}}`` (r and p NaN for fewer than 3 settings)."""
+    """Pearson correlation of coherence and VRC over the plotted spaces, per kind, with its 95% confidence
+    interval by Fisher's z (``atanh(r) +- 1.96 / sqrt(n - 3)``): ``{"genre": {"r", "ci_low", "ci_high",
+    "p", "n"}, "artist": {...}}``. r and p are NaN for fewer than 3 spaces, the interval for fewer than 4."""
     result = {}
     for kind in ("genre", "artist"):
         r, p = _pearson(table[f"vrc_{kind}"], table[f"{kind}_coherence"])
-        result[kind] = {"r": r, "p": p, "n": len(table)}
+        n = len(table)
+        low = high = float("nan")
+        if n > 3 and np.isfinite(r):
+            z, half = np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12)), stats.norm.ppf(0.975) / np.sqrt(n - 3)
+            low, high = float(np.tanh(z - half)), float(np.tanh(z + half))
+        result[kind] = {"r": r, "ci_low": low, "ci_high": high, "p": p, "n": n}
     return result
 
 
@@ -322,7 +305,9 @@ def coherence_figure(table: pd.DataFrame, png_path: PathLike, pdf_path: PathLike
                             label=display_name(row.setting))
             found = correlations[kind]
             r = f"{found['r']:.2f}" if np.isfinite(found["r"]) else "n/a"
-            ax.set_title(f"{title}: Pearson r = {r} over {found['n']} spaces")
+            ci = (f" [95% CI {found['ci_low']:.2f}, {found['ci_high']:.2f}]"
+                  if np.isfinite(found["ci_low"]) else "")
+            ax.set_title(f"{title}: Pearson r = {r}{ci}\nover {found['n']} spaces")
             ax.margins(x=0.12, y=0.15)
             ax.grid(alpha=0.3)
             ax.set_xlabel(f"VRC-{kind} (Calinski-Harabasz index, unitless)")

@@ -31,6 +31,7 @@ import pandas as pd
 from songvec.neighbors import require_unit_rows, top_k
 from songvec.progress import Progress
 from songvec.sequences import Sequences
+from songvec.split import split_sequences
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,32 @@ def mask_last(batches: Iterable[Sequences], write: Callable[[Sequences], None],
              "and give none; %d single-event sequences leave the training data entirely)",
              len(pairs), first, n_without, n_dropped)
     return pairs
+
+
+IN_SET_POLICIES = ("shared", "disjoint")
+
+
+def in_set_pairs_by_split(pairs: pd.DataFrame, policy: str, seed: int) -> dict[str, pd.DataFrame]:
+    """The in-set pairs of validation and of test (``{"valid": ..., "test": ...}``).
+
+    ``policy="shared"``: both are every pair (the paper's reading: the pairs that pick a study's best
+    trial are scored again in Table 4). ``"disjoint"``: a seeded half of the pairs (by
+    :func:`songvec.split.split_sequences`; one pair per training sequence) for validation, the other half
+    for test, so no test pair took part in choosing the configuration it scores. Rows keep their order.
+    """
+    if policy not in IN_SET_POLICIES:
+        raise ValueError(f"in_set_pairs must be one of {IN_SET_POLICIES}, got {policy!r}")
+    if policy == "shared":
+        return {"valid": pairs.reset_index(drop=True), "test": pairs.reset_index(drop=True)}
+    halves = split_sequences(len(pairs), {"valid": 0.5, "test": 0.5}, seed=seed)
+    return {name: pairs.iloc[rows].reset_index(drop=True) for name, rows in halves.items()}
+
+
+def scored_pairs(pairs: pd.DataFrame, song_ids: np.ndarray) -> int:
+    """Pairs of ``pairs`` that count in the means under the default policies (``oov_policy="skip"``,
+    ``self_pairs="skip"``): query and target both among ``song_ids`` (the training vocabulary) and distinct."""
+    query, target = pairs["query"].to_numpy(np.int64), pairs["target"].to_numpy(np.int64)
+    return int(np.count_nonzero(np.isin(query, song_ids) & np.isin(target, song_ids) & (query != target)))
 
 
 def count_out_of_set_pairs(batches: Iterable[Sequences]) -> int:

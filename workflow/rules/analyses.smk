@@ -71,11 +71,32 @@ rule popularity_analysis:
         "../../scripts/popularity_analysis.py"
 
 
+rule select_coherence_spaces:
+    input:
+        trials=expand(f"{RESULTS}/hpo/{{study}}/trials.csv", study=list(STUDIES) + PARETO),
+    output:
+        spaces=expand(f"{RESULTS}/coherence/{{space}}.json", space=COHERENCE_SPACES),
+    params:
+        studies=list(STUDIES) + PARETO,
+    log:
+        f"{RESULTS}/logs/select_coherence_spaces.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/select_coherence_spaces.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../../scripts/select_coherence_spaces.py"
+
+
 rule coherence_vs_vrc:
     input:
+        spaces=expand(f"{RESULTS}/coherence/{{space}}.json", space=COHERENCE_SPACES),
         metrics=expand(
-            f"{RESULTS}/metrics/{{setting}}/seed-{FIRST_SEED}/test.json",
-            setting=FINAL_SETTINGS,
+            f"{RESULTS}/metrics/{{space}}/seed-{FIRST_SEED}/test.json",
+            space=COHERENCE_SPACES,
         ),
     output:
         table=f"{RESULTS}/tables/coherence_vs_vrc.csv",
@@ -86,9 +107,6 @@ rule coherence_vs_vrc:
             labels={"figure": "Fig. 1: local coherence against VRC"},
         ),
         pdf=f"{RESULTS}/figures/coherence_vs_vrc.pdf",
-    params:
-        settings=FINAL_SETTINGS,
-        n_spaces=config["analyses"]["coherence_spaces"],
     log:
         f"{RESULTS}/logs/coherence_vs_vrc.log",
     benchmark:
@@ -121,7 +139,7 @@ rule scale_table:
         tests=f"{RESULTS}/tables/table6_tests.csv",
     params:
         settings=["default"] + SCALE_STUDIES,
-        fractions=config["analyses"]["scale"]["fractions"],
+        fractions=SCALE_FRACTIONS,
         seeds=config["final"]["seeds"],
         level=config["final"]["significance_level"],
         not_applicable=DATASET.not_applicable(),

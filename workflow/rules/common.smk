@@ -6,6 +6,8 @@ import sys
 import zlib
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 # Jobs (scripts, cluster jobs, conda envs) import the package from the clone and hash strings
@@ -19,7 +21,7 @@ os.environ.update(
 
 from snakemake.logging import logger
 
-from songvec.config import check_config
+from songvec.config import check_config, scale_fractions, split_fractions
 from songvec.datasets import run_objectives
 from songvec.export import FORMATS as EXPORT_FORMATS
 from songvec.objectives import Objective
@@ -37,9 +39,11 @@ SEED = config["seed"]
 OBJECTIVES, LEFT_OUT = run_objectives(config["hpo"]["objectives"], DATASET)
 STUDIES = {Objective.parse(name).study_name: name for name in OBJECTIVES}
 PARETO_STUDY = "Pareto-HitRate-VRCGenre"
-SCALE_STUDIES = [
-    f"HitRate-sample{fraction:g}" for fraction in config["analyses"]["scale"]["fractions"]
-]
+SPLIT = split_fractions(config)
+SCALE_FRACTIONS = scale_fractions(config)
+SCALE_STUDIES = [f"HitRate-sample{fraction:g}" for fraction in SCALE_FRACTIONS]
+# Fig. 1: HPO trials spread over the VRC range, retrained (songvec.coherence_spaces)
+COHERENCE_SPACES = [f"space-{i}" for i in range(1, config["analyses"]["coherence_spaces"] + 1)]
 PARETO = [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] and DATASET.has("genres") else []
 if DATASET.missing:
     left_out = LEFT_OUT + (
@@ -49,7 +53,6 @@ if DATASET.missing:
         f"{DATASET.name}: {'; '.join(DATASET.missing.values())}: left out: {', '.join(left_out) or 'nothing'}"
     )
 TABLE4_SETTINGS = ["default"] + list(STUDIES)
-FINAL_SETTINGS = TABLE4_SETTINGS + SCALE_STUDIES
 FIRST_SEED = config["final"]["seeds"][0]
 POPULARITY_OBJECTIVE = next(
     (name for name in OBJECTIVES if name == config["analyses"]["popularity"]["optimized"]),
@@ -163,24 +166,50 @@ def study_objective(study):
     return STUDIES[study]
 
 
+def study_sample(study):
+    """``sample<fraction>`` of a scale study, None for a study on the whole training split."""
+    return study.removeprefix("HitRate-") if study in SCALE_STUDIES else None
+
+
 def study_training(study):
     """Training sequences of a study: the full masked training split, or a subsample (scale study)."""
-    if study in SCALE_STUDIES:
-        return f"{RESULTS}/data/train_masked_{study.removeprefix('HitRate-')}.parquet"
+    sample = study_sample(study)
+    if sample:
+        return f"{RESULTS}/data/train_masked_{sample}.parquet"
     return f"{RESULTS}/data/train_masked.parquet"
 
 
 def study_in_set_pairs(study):
-    """In-set evaluation pairs of a study's training sequences."""
-    if study in SCALE_STUDIES:
-        return f"{RESULTS}/data/pairs/in_set_{study.removeprefix('HitRate-')}.parquet"
-    return f"{RESULTS}/data/pairs/in_set.parquet"
+    """Validation in-set pairs of a study: those of its training sequences (evaluation.in_set_pairs)."""
+    sample = study_sample(study)
+    if sample:
+        return f"{RESULTS}/data/pairs/in_set_valid_{sample}.parquet"
+    return f"{RESULTS}/data/pairs/in_set_valid.parquet"
+
+
+def study_reference(study):
+    """The default configuration's training record on the study's training sequences: the time budget of
+    its trials is relative to it (a scale study's sample trains in a fraction of the full data's time).
+    """
+    sample = study_sample(study)
+    setting = f"default-{sample}" if sample else "default"
+    return f"{RESULTS}/models/{setting}/seed-{SEED}/record.json"
+
+
+def setting_training(wildcards):
+    """Training sequences of a model setting: ``default-sample<f>`` (a scale study's time reference)
+    trains on that subsample, every other setting on the whole masked training split."""
+    if wildcards.setting.startswith("default-sample"):
+        return f"{RESULTS}/data/train_masked_{wildcards.setting.removeprefix('default-')}.parquet"
+    return f"{RESULTS}/data/train_masked.parquet"
 
 
 def setting_params(wildcards):
     """Hyper-parameters of a model setting: none for the default, the study's best otherwise."""
-    if wildcards.setting == "default":
+    if wildcards.setting == "default" or wildcards.setting.startswith("default-sample"):
         return []
+    if wildcards.setting in COHERENCE_SPACES:
+        return [f"{RESULTS}/coherence/{wildcards.setting}.json"]
     return [f"{RESULTS}/hpo/{wildcards.setting}/best.json"]
 
 
@@ -218,7 +247,7 @@ def all_targets():
 
 
 def streaming_mem_mb(fixed_mb, song_bytes=0, batch_bytes=150, sequences="sequences"):
-    """resources.mem_mb of a job that reads its `sequences` input in batches (MB, x attempt).
+    """resources.mem_mb of a job that reads its `sequences` input in batches (MB, x attempt, see job_mem_mb).
 
     fixed_mb (interpreter, libraries, small inputs) + batch_bytes per event of a batch of
     streaming.batch_events (measured 110-150 B while reading) + song_bytes per track id of the
@@ -233,14 +262,31 @@ def streaming_mem_mb(fixed_mb, song_bytes=0, batch_bytes=150, sequences="sequenc
             raise FileNotFoundError(errno.ENOENT, "input not created yet", path)
         songs = track_id_bound(path) if song_bytes else 0
         batch_mb = batch_bytes * config["streaming"]["batch_events"] / 2**20
-        return int((fixed_mb + batch_mb + song_bytes * songs / 2**20) * attempt)
+        return job_mem_mb(int(fixed_mb + batch_mb + song_bytes * songs / 2**20), attempt)
 
     return mem_mb
 
 
+def job_mem_mb(mb, attempt=1):
+    """resources.mem_mb of a job needing `mb` MB: `mb` x attempt (a retry asks for more), at most
+    max_job.mem_mb. A first request above max_job.mem_mb (the largest node) stops the run before the job
+    is submitted: SLURM would reject it, or keep it pending for a node that does not exist.
+    """
+    limit = config["max_job"]["mem_mb"]
+    if limit is not None and mb > limit:
+        raise WorkflowError(
+            f"the job needs mem_mb={mb} but max_job.mem_mb is {limit} (the largest node jobs can run on): "
+            "no node can run it. Raise max_job.mem_mb if a larger node exists (and send the job to its "
+            "partition: --set-resources RULE:slurm_partition=NAME), or lower the memory settings "
+            "(ingest.memory_budget_gb, streaming.batch_events, hard_negatives.memory_budget_gb; Word2Vec jobs "
+            "also grow with the vocabulary and hpo.search_space.vector_size.high)."
+        )
+    return mb * attempt if limit is None else min(mb * attempt, limit)
+
+
 def input_size_mem_mb(fixed_mb, bytes_per_input_byte):
     """resources.mem_mb of a job that loads its input files whole: fixed_mb + bytes_per_input_byte per byte
-    of its input files (folders not counted), x attempt."""
+    of its input files (folders not counted), x attempt (see job_mem_mb)."""
 
     def mem_mb(wildcards, input, attempt):
         files = [path for path in input if not os.path.isdir(path)]
@@ -249,6 +295,6 @@ def input_size_mem_mb(fixed_mb, bytes_per_input_byte):
                 # Snakemake takes this as "to be determined": asked again once the input exists
                 raise FileNotFoundError(errno.ENOENT, "input not created yet", path)
         size = sum(os.path.getsize(path) for path in files)
-        return int((fixed_mb + bytes_per_input_byte * size / 2**20) * attempt)
+        return job_mem_mb(int(fixed_mb + bytes_per_input_byte * size / 2**20), attempt)
 
     return mem_mb

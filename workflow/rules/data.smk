@@ -91,7 +91,7 @@ rule ingest_events:
         f"{RESULTS}/benchmarks/ingest_events.tsv"
     threads: 2
     resources:
-        mem_mb=int(config["ingest"]["memory_budget_gb"] * 1024) + 2000,
+        mem_mb=lambda wildcards: job_mem_mb(int(config["ingest"]["memory_budget_gb"] * 1024) + 2000),
     conda:
         "../../envs/data.yaml"
     script:
@@ -149,7 +149,7 @@ rule split_sequences:
         summary=f"{RESULTS}/data/split/summary.json",
     params:
         batch_events=config["streaming"]["batch_events"],
-        fractions=config["split"],
+        fractions=SPLIT,
         seed=SEED,
     log:
         f"{RESULTS}/logs/split_sequences.log",
@@ -167,9 +167,12 @@ rule split_sequences:
 rule dataset_statistics:
     input:
         sequences=f"{RESULTS}/data/sequences.parquet",
+        split=f"{RESULTS}/data/split/summary.json",
+        pairs=f"{RESULTS}/data/pairs/summary.json",
         paper=PAPER_RESULTS,
     output:
         csv=f"{RESULTS}/tables/table2.csv",
+        splits=f"{RESULTS}/tables/splits.csv",
         markdown=f"{RESULTS}/tables/table2.md",
         html=report(
             f"{RESULTS}/tables/table2.html",
@@ -181,6 +184,7 @@ rule dataset_statistics:
         batch_events=config["streaming"]["batch_events"],
         dataset=DATASET.label,
         sequence_unit=DATASET.sequence_unit,
+        fractions=SPLIT,
     log:
         f"{RESULTS}/logs/dataset_statistics.log",
     benchmark:

@@ -10,12 +10,15 @@ rule prepare_evaluation:
     output:
         train_masked=f"{RESULTS}/data/train_masked.parquet",
         in_set=f"{RESULTS}/data/pairs/in_set.parquet",
+        in_set_valid=f"{RESULTS}/data/pairs/in_set_valid.parquet",
+        in_set_test=f"{RESULTS}/data/pairs/in_set_test.parquet",
         valid=f"{RESULTS}/data/pairs/valid.parquet",
         test=f"{RESULTS}/data/pairs/test.parquet",
         summary=f"{RESULTS}/data/pairs/summary.json",
     params:
         batch_events=config["streaming"]["batch_events"],
         max_pairs=config["evaluation"]["max_pairs"],
+        in_set_pairs=config["evaluation"]["in_set_pairs"],
         seed=SEED,
     log:
         f"{RESULTS}/logs/prepare_evaluation.log",
@@ -33,10 +36,10 @@ rule prepare_evaluation:
 rule subsample_training:
     input:
         train_masked=f"{RESULTS}/data/train_masked.parquet",
-        in_set=f"{RESULTS}/data/pairs/in_set.parquet",
+        in_set=f"{RESULTS}/data/pairs/in_set_valid.parquet",
     output:
         train_masked=f"{RESULTS}/data/train_masked_sample{{fraction}}.parquet",
-        in_set=f"{RESULTS}/data/pairs/in_set_sample{{fraction}}.parquet",
+        in_set=f"{RESULTS}/data/pairs/in_set_valid_sample{{fraction}}.parquet",
     wildcard_constraints:
         fraction=r"0\.[0-9]+|1",
     params:
@@ -84,7 +87,7 @@ rule mine_hard_negatives:
 
 rule train_model:
     input:
-        train_masked=f"{RESULTS}/data/train_masked.parquet",
+        train_masked=setting_training,
         params=setting_params,
     output:
         vectors=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/vectors.kv",
@@ -110,7 +113,7 @@ rule train_model:
 rule evaluate_model:
     input:
         vectors=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/vectors.kv",
-        in_set=f"{RESULTS}/data/pairs/in_set.parquet",
+        in_set=f"{RESULTS}/data/pairs/in_set_{{split}}.parquet",
         out_of_set=f"{RESULTS}/data/pairs/{{split}}.parquet",
         genres=f"{RESULTS}/data/track_genres.parquet",
         hard_negatives=f"{RESULTS}/hard_negatives/pairs.parquet",

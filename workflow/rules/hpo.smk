@@ -9,7 +9,7 @@ rule hpo_worker:
         genres=f"{RESULTS}/data/track_genres.parquet",
         hard_negatives=f"{RESULTS}/hard_negatives/pairs.parquet",
         default_metrics=f"{RESULTS}/metrics/default/seed-{SEED}/valid.json",
-        default_record=f"{RESULTS}/models/default/seed-{SEED}/record.json",
+        default_record=lambda wildcards: study_reference(wildcards.study),
     output:
         f"{RESULTS}/hpo/{{study}}/worker-{{worker}}.json",
     params:
