@@ -343,6 +343,7 @@ def test_a_playlist_table_runs_the_workflow_and_the_report_says_playlists(playli
     assert sequences.groupby("user_id")["timestamp"].apply(lambda p: p.is_monotonic_increasing).all()
     table2 = pd.read_csv(results / "tables" / "table2.csv", index_col=0)
     assert float(table2.loc["sequences", "playlists"]) == n_playlists
+    assert "| Sequences (playlists) |" in (results / "tables" / "table2.md").read_text()
     table4 = pd.read_csv(results / "tables" / "table4.csv")
     assert table4["vrc_genre"].notna().all() and table4["vrc_artist"].notna().all()  # from the table's labels
     assert (results / "figures" / "tradeoff.png").exists()
