@@ -313,7 +313,7 @@ def coherence_figure(table: pd.DataFrame, png_path: PathLike, pdf_path: PathLike
             ax.set_xlabel(f"VRC-{kind} (Calinski-Harabasz index, unitless)")
             ax.set_ylabel(f"Local {kind.capitalize()} Coherence\n(share of nearest neighbours, same {kind})")
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5), title="embedding space")
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), title="embedding space")
         fig.suptitle("Local coherence against VRC (means with 95% confidence intervals)")
     save_figure(fig, png_path, pdf_path)
 
