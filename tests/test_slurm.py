@@ -280,7 +280,7 @@ class CancelWorkerMidTrial:
 # tuned models and the tables built from them differ between any two runs.
 DETERMINISTIC_TARGETS = [f"{RESULTS}/{name}" for name in (
     "tables/table2.csv", "data/pairs/summary.json", "hard_negatives/pairs.parquet", "data/track_genres.parquet",
-    "data/pairs/in_set_sample0.5.parquet", "metrics/default/seed-42/valid.json", "metrics/default/seed-1/test.json")]
+    "data/pairs/in_set_valid_sample0.5.parquet", "metrics/default/seed-42/valid.json", "metrics/default/seed-1/test.json")]
 
 
 @pytest.fixture(scope="module")
