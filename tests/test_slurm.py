@@ -505,7 +505,7 @@ def test_requests_beyond_the_node(slurm_env, profile, tmp_path):
 def test_a_retry_asks_for_more_memory_up_to_max_job(local_run):
     """No scheduler needed: the memory Snakemake would request for split_sequences (600 MB on the tiny
     demo) on a first attempt and on a retry, with max_job.mem_mb between the two, and below the first."""
-    workdir = local_run.parent
+    workdir = local_run.parents[1]
 
     def dry_run(limit: int, *args: str) -> subprocess.CompletedProcess:
         limits = workdir.parent / f"max-job-{limit}.yaml"
