@@ -9,7 +9,7 @@ from songvec.training import TrainingSettings, Word2VecParams
 
 with logged(snakemake.log[0]) as log:
     inputs, params = snakemake.input, snakemake.params
-    study, worker = snakemake.wildcards.study, int(snakemake.wildcards.worker)
+    study, worker = params.study_name, int(snakemake.wildcards.worker)
     budget = TimeBudget.from_config(params.hpo, Word2VecParams(**params.word2vec["defaults"]),
                                     atomic.read_json(inputs.default_record))
     evaluate = configuration_evaluator(

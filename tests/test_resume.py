@@ -151,7 +151,7 @@ def kill_points(uninterrupted: list[Job], n: int, rng: random.Random) -> list[Ki
 def running_bayesian_trial(workdir: Path, since: datetime.datetime, n_random_trials: int) -> str | None:
     """A study with a trial started after ``since`` and running after ``n_random_trials`` finished
     ones (so TPE proposed it), read from the study databases; None when there is none."""
-    for db in sorted((workdir / "results" / "hpo").glob("*/study.db")):
+    for db in sorted((workdir / "results" / "demo-tiny" / "hpo").glob("*/study.db")):
         try:
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as connection:
                 rows = connection.execute(
@@ -438,7 +438,7 @@ def test_sigkilled_and_rerun_workflow_equals_an_uninterrupted_run(tmp_path, capl
         assert kill.interrupted, f"kill {kill.number} ({kill.trigger}) interrupted no job"
     assert any(job.startswith("hpo_worker") for kill in kills for job in kill.interrupted)
 
-    results_a, results_b = uninterrupted / "results", interrupted / "results"
+    results_a, results_b = uninterrupted / "results" / "demo-tiny", interrupted / "results" / "demo-tiny"
     expected, got = outputs(results_a), outputs(results_b)
     assert sorted(got) == sorted(expected)
     for relative, path in sorted(expected.items()):

@@ -327,7 +327,8 @@ def play_rate_roles(best_by_study: Mapping[str, Mapping], objectives: Mapping[st
     "lambdaGenre(0.01)"}``); ``best_by_study``: study -> its ``best.json``. Single-objective is the
     HitRate study; multi-objective is the lambda study whose best trial has the highest *validation*
     HitRate (``best_metrics.hitrate``; the paper takes the configurations "having the highest
-    HitRate"), ties going to the study listed first in ``objectives``.
+    HitRate"), ties going to the study listed first in ``objectives``. Without a lambda study (data with
+    neither genres nor artists) there is no ``multi`` role.
     """
     single = [study for study, name in objectives.items() if Objective.parse(name) == Objective("HitRate")]
     if not single:
@@ -335,7 +336,9 @@ def play_rate_roles(best_by_study: Mapping[str, Mapping], objectives: Mapping[st
                          "single-objective (HitRate) embeddings")
     lambdas = [study for study, name in objectives.items() if Objective.parse(name).alpha is not None]
     if not lambdas:
-        raise ValueError(f"no lambda (multi-objective) study among the objectives {dict(objectives)}")
+        log.warning("play rate: no lambda (multi-objective) study among the objectives %s: no multi-objective "
+                    "column", dict(objectives))
+        return {"default": "default", "single": single[0]}
     hitrates = {}
     for study in lambdas:
         if study not in best_by_study:
