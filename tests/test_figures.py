@@ -428,7 +428,7 @@ def test_popularity_and_coherence_scripts(tmp_path):
     run_script("coherence_vs_vrc.py", tmp_path, {"spaces": spaces, "metrics": paths},
                {"table": str(tmp_path / "coh.csv"), **figure_outputs(tmp_path, "coh")}, {})
     assert pd.read_csv(tmp_path / "coh.csv")["setting"].tolist() == [
-        "space 3: λGenre(0.01) #12", "space 2: VRCGenre #11", "space 1: HitRate #10"]
+        "space 3: λGenre(0.01)", "space 2: VRCGenre", "space 1: HitRate"]
     assert_figure_files(tmp_path / "coh.png", tmp_path / "coh.pdf")
 
 
