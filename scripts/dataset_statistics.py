@@ -15,7 +15,7 @@ with logged(snakemake.log[0]) as log:
     atomic.write_text(snakemake.output.csv, pd.DataFrame(columns).rename_axis("statistic").to_csv())
     table = dataset_stats.statistics_table(columns)
     splits = dataset_stats.split_table(snakemake.params.fractions, atomic.read_json(snakemake.input.split),
-                                       atomic.read_json(snakemake.input.pairs))
+                                       atomic.read_json(snakemake.input.pairs), snakemake.params.sequence_unit)
     atomic.write_text(snakemake.output.splits, splits.to_csv(index=False))
     atomic.write_text(snakemake.output.markdown, tables.to_markdown(table) + "\nEvaluation splits:\n\n"
                       + tables.to_markdown(splits))

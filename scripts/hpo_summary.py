@@ -4,7 +4,7 @@ from songvec import atomic, hpo
 from songvec.logs import logged
 
 with logged(snakemake.log[0]) as log:
-    study = hpo.load_study(snakemake.wildcards.study, snakemake.params.storage)
+    study = hpo.load_study(snakemake.params.study_name, snakemake.params.storage)
     summary = hpo.study_summary(study)
     atomic.write_text(snakemake.output.trials, hpo.trials_frame(study).to_csv(index=False))
     atomic.write_json(snakemake.output.summary, summary)

@@ -9,7 +9,7 @@ from songvec.training import TokenChunks, TrainingSettings, Word2VecParams
 
 with logged(snakemake.log[0]) as log:
     inputs, params = snakemake.input, snakemake.params
-    study, worker = snakemake.wildcards.study, int(snakemake.wildcards.worker)
+    study, worker = params.study_name, int(snakemake.wildcards.worker)
     training = TrainingSettings.from_config(params.word2vec, params.seed, workers=snakemake.threads)
     corpus = TokenChunks(SequenceFile(inputs.train_masked, params.batch_events), training.max_sentence_tokens,
                          logger=log)

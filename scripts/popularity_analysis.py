@@ -10,11 +10,11 @@ from songvec.sequences import iter_sequences, song_counts
 with logged(snakemake.log[0]) as log:
     inputs, options = snakemake.input, snakemake.params.options
     song_ids, play_counts = song_counts(iter_sequences(inputs.train_masked, snakemake.params.batch_events))
-    pairs = {"default": pd.read_parquet(inputs.default_pairs),
-             options["optimized"]: pd.read_parquet(inputs.optimized_pairs)}
+    optimized = snakemake.params.optimized  # analyses.popularity.optimized, or HitRate if the data cannot have it
+    pairs = {"default": pd.read_parquet(inputs.default_pairs), optimized: pd.read_parquet(inputs.optimized_pairs)}
     cells = figures.popularity_cells(song_ids, play_counts, pairs, n_buckets=options["buckets"],
                                      pairs_per_cell=options["pairs_per_cell"], seed=snakemake.params.seed)
     atomic.write_text(snakemake.output.table, cells.to_csv(index=False))
-    figures.popularity_figure(cells, "default", options["optimized"], snakemake.output.png, snakemake.output.pdf,
+    figures.popularity_figure(cells, "default", optimized, snakemake.output.png, snakemake.output.pdf,
                               k=snakemake.params.k)
     log.info("popularity cells:\n%s", cells.to_string(index=False))

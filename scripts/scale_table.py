@@ -15,7 +15,7 @@ with logged(snakemake.log[0]) as log:
     tests = significance.pairwise_tests({s: r.per_item for s, r in results.items()}, tested, alpha=params.level)
     atomic.write_text(snakemake.output.csv, table.to_csv(index=False))
     paper = tables.paper_table6_rows(tables.read_paper_results(inputs.paper)["table6"])
-    ours = tables.format_table(table, tables.TABLE6_FORMATS)
+    ours = tables.with_not_applicable(tables.format_table(table, tables.TABLE6_FORMATS), params.not_applicable)
     theirs = tables.format_table(paper, tables.PAPER_TABLE6_FORMATS)
     atomic.write_text(snakemake.output.markdown, tables.to_markdown(ours)
                       + "\nThe paper (Stream, optimization time in hours):\n\n" + tables.to_markdown(theirs))

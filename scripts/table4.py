@@ -13,7 +13,7 @@ with logged(snakemake.log[0]) as log:
                                       best_single="HitRate", metrics=tested, alpha=params.level)
     rows = tables.table4_rows({setting: result.metrics for setting, result in results.items()}, params.objectives)
     paper = tables.paper_table4_rows(tables.read_paper_results(inputs.paper)["table4"]["LFM-1b"])
-    table = tables.table4(rows, marks.marks, paper, paper_dataset=None)
+    table = tables.table4(rows, marks.marks, paper, paper_dataset=None, not_applicable=params.not_applicable)
     atomic.write_text(snakemake.output.csv, pd.DataFrame(rows).to_csv(index=False))
     atomic.write_text(snakemake.output.markdown, tables.to_markdown(table))
     atomic.write_text(snakemake.output.latex, tables.to_latex(table))

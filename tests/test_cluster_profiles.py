@@ -218,8 +218,8 @@ def test_generic_profile_submits_and_tracks_a_job(tmp_path, fake_scheduler):
     """
     workdir = tmp_path / "run"
     output = snakemake("--profile", str(PROFILES / "cluster-generic"), "--seconds-between-status-checks", "1",
-                       "results/versions.json", workdir=workdir, env=fake_scheduler["env"])
-    assert (workdir / "results" / "versions.json").is_file()
+                       "results/demo-default/versions.json", workdir=workdir, env=fake_scheduler["env"])
+    assert (workdir / "results" / "demo-default" / "versions.json").is_file()
     (job,) = [job for job in jobs_of(output) if job["rule"] == "package_versions"]
     (args_file,) = fake_scheduler["state"].glob("args-*")
     submitted = args_file.read_text().splitlines()

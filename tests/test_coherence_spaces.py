@@ -10,21 +10,26 @@ from songvec.coherence_spaces import candidate_trials, select_spaces, spanning
 
 
 def test_spanning_by_hand():
-    vrc = pd.Series([5.0, 1.0, 9.0, 3.0, 7.0, 2.0, 8.0, 4.0, 6.0, 0.0], index=list("abcdefghij"))
-    # ranked by VRC: j b f d h a i e g c; ranks floor(i * 9 / 4 + 0.5) = 0, 2, 5, 7, 9
-    ranked = list(vrc.sort_values().index)
-    assert spanning(vrc, 5) == [ranked[r] for r in (0, 2, 5, 7, 9)] == ["j", "f", "a", "e", "c"]
-    assert spanning(vrc, 2) == ["j", "c"]
-    assert spanning(vrc, 20) == ranked
-    assert spanning(pd.Series([1.0, 1.0, 0.0], index=["z", "y", "x"]), 3) == ["x", "y", "z"]
+    vrc = pd.Series([1.0, 1.2, 1.5, 2.0, 10.0, 30.0, 100.0, 1000.0], index=list("abcdefgh"))
+    # log10 targets 0, 1, 2, 3 -> a (1), e (10), g (100), h (1000): evenly spaced ranks would take a, c, f, h
+    assert spanning(vrc, 4) == ["a", "e", "g", "h"]
+    # targets 1, 5.6, 31.6, 178, 1000 (log10 0, 0.75, 1.5, 2.25, 3): 5.6 is nearest 10 (0.25 against 0.45 for
+    # 2), 31.6 nearest 30, 178 nearest 100 (0.25 against 0.75)
+    assert spanning(vrc, 5) == ["a", "e", "f", "g", "h"]
+    assert spanning(vrc, 2) == ["a", "h"]
+    assert spanning(vrc, 20) == list("abcdefgh")
+    # a target whose nearest label is taken takes the next nearest
+    assert spanning(pd.Series([1.0, 1.0, 1.0, 8.0], index=["z", "y", "x", "w"]), 3) == ["x", "y", "w"]
     with pytest.raises(ValueError, match="n must be >= 2"):
         spanning(vrc, 1)
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="positive"):
         spanning(pd.Series([1.0, np.nan], index=["a", "b"]), 2)
+    with pytest.raises(ValueError, match="positive"):
+        spanning(pd.Series([1.0, 0.0], index=["a", "b"]), 2)
 
 
 @settings(max_examples=100, deadline=None)
-@given(values=st.lists(st.integers(0, 20), min_size=1, max_size=30), n=st.integers(2, 12))
+@given(values=st.lists(st.floats(0.5, 1000.0), min_size=1, max_size=30), n=st.integers(2, 12))
 def test_spanning_properties(values, n):
     vrc = pd.Series(np.asarray(values, float), index=[f"s{i}" for i in range(len(values))])
     picks = spanning(vrc, n)
@@ -57,7 +62,8 @@ def test_candidates_are_feasible_completed_distinct_configurations():
 
 def test_select_spaces_spans_the_vrc_range_in_the_layout_of_best_json():
     spaces = select_spaces(STUDIES, 3)
-    # by VRC: HitRate#2 (250), HitRate#0 (300), VRCGenre#2 (600), VRCGenre#1 (900); ranks 0, 2 (1.5 -> 2), 3
+    # by VRC: HitRate#2 (250), HitRate#0 (300), VRCGenre#2 (600), VRCGenre#1 (900); the log-midpoint 474 is
+    # nearest 600 (log-distance 0.24 against 0.46 for 300)
     assert [(s["study"], s["trial"]) for s in spaces] == [("HitRate", 2), ("VRCGenre", 2), ("VRCGenre", 1)]
     assert spaces[2] == {"study": "VRCGenre", "trial": 1, "best_params": {"window": 12, "alpha": 0.002},
                          "best_metrics": {"vrc_genre": 900.0, "epochs": 5}}

@@ -99,3 +99,5 @@ def test_split_table_by_hand():
     assert table["Part"].tolist() == list(dataset_stats.SPLIT_ROWS.values())
     assert table["Train"].tolist() == ["90%", "90", "9,000", "-", "-", "-", "-", "-"]
     assert table["Test"].tolist() == ["5%", "5", "520", "44", "41", "515", "400", "310"]
+    playlists = dataset_stats.split_table({"train": 0.9, "valid": 0.05, "test": 0.05}, split, pairs, "playlist")
+    assert playlists["Part"].tolist()[1] == "Sequences (playlists)" and table["Part"].tolist()[1] == "Sequences (users)"

@@ -150,3 +150,18 @@ def test_load_counts_training_plays_in_batches(space, tmp_path):
         pd.testing.assert_series_equal(loaded.track_plays, expected)
         assert loaded.track_plays.index.is_monotonic_increasing and loaded.track_plays.dtype == np.int64
     assert EvaluationData.load(*paths.values()).track_plays is None
+
+
+def test_data_without_genres_or_artists_leaves_only_the_vrc_undefined(space):
+    """An events table without genre and artist columns: every song's genre is unknown and its artist -1."""
+    vectors, ids, data = space
+    labelled = evaluate_embedding(vectors, ids, data, EvaluationSettings(hardneg_songs=None)).metrics
+    data.track_genres = data.track_genres.assign(genre="unknown", artist_id=-1)
+    metrics = evaluate_embedding(vectors, ids, data, EvaluationSettings(hardneg_songs=None)).metrics
+    assert metrics["vrc_genre"] is None and metrics["vrc_artist"] is None
+    assert metrics["vrc_genre_groups"] == metrics["vrc_artist_groups"] == 0
+    for key in ("hitrate", "ndcg", "hardneg", "hitrate_in_set", "n_pairs_out_of_set"):
+        assert metrics[key] == labelled[key], key
+    one_genre = data.track_genres.assign(genre="rock")  # one group: no variance ratio either
+    data.track_genres = one_genre
+    assert evaluate_embedding(vectors, ids, data, EvaluationSettings(hardneg_songs=None)).metrics["vrc_genre"] is None

@@ -227,3 +227,19 @@ def test_track_artist_counts_of_batches_equal_one_call_on_all_events(events, cut
         naive[pair] = naive.get(pair, 0) + 1
     assert [tuple(row) for row in expected.itertuples(index=False)] == \
         [(t, a, n) for (t, a), n in sorted(naive.items())]
+
+
+def test_table_genres_keep_the_track_genre_and_the_most_played_artist():
+    from songvec.genres import table_track_genres
+
+    track_artist = pd.DataFrame({"track_id": [1, 1, 2, 3], "artist_id": [7, 8, 8, -1], "n_events": [1, 3, 2, 4]})
+    genres = pd.DataFrame({"track_id": [1, 3, 99], "genre": ["Rock", "Jazz", "Pop"]})
+    names = pd.DataFrame({"artist_id": [8], "artist_name": [" The Eights "]})
+    table, counts = table_track_genres(track_artist, genres, names)
+    assert table.drop(columns="artist_name").to_dict("list") == {"track_id": [1, 2, 3], "artist_id": [8, 8, -1],
+                                                                 "genre": ["Rock", UNKNOWN, "Jazz"]}
+    assert table["artist_name"].tolist()[:2] == ["The Eights"] * 2 and table["artist_name"].isna().tolist()[2]
+    assert counts == {"tracks": 3, "mapped": 2, "no_genre": 1, "tracks_with_several_artists": 1}
+    table, counts = table_track_genres(track_artist)  # no genres, no names
+    assert table["genre"].tolist() == [UNKNOWN] * 3 and table["artist_name"].isna().all()
+    assert counts["mapped"] == 0 and counts["no_genre"] == 3

@@ -223,6 +223,13 @@ def test_wilson_by_hand():
     assert proportion_ci(0, 10)[1:] == pytest.approx((0.0, (z2 / 10) / (1 + z2 / 10)))
 
 
+def test_wilson_interval_holds_p_exactly_at_zero_and_one():
+    """At 0/n (and n/n) the bound is p itself; rounding made it 2.8e-17 for 0/7, a negative error bar."""
+    n = np.arange(1, 500)
+    assert (proportion_ci(np.zeros_like(n), n)[1] == 0.0).all()
+    assert (proportion_ci(n, n)[2] == 1.0).all()
+
+
 def test_wilson_vectorised_with_empty_cells():
     p, low, high = proportion_ci(np.array([3, 0, 7]), np.array([10, 0, 7]), 0.95)
     assert np.isnan(p[1]) and np.isnan(low[1]) and np.isnan(high[1])

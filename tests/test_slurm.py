@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 LOCAL_SLURM = REPO / "tests" / "cluster" / "local-slurm"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 CONFIGS = [str(REPO / "tests" / "workflow" / name) for name in ("tiny.yaml", "slurm.yaml")]
+RESULTS = "results/demo-tiny"  # the tiny demo's outputs
 FAULT_STUDY = "HitRate"  # one of its worker jobs is cancelled in the middle of a trial
 PARTITION = "main"
 SLURM_PROGRAMS = ("munged", "mungekey", "slurmctld", "slurmd", "slurmstepd", "sbatch", "squeue", "scontrol",
@@ -202,7 +203,7 @@ def run_through_slurm(workdir: Path, env: dict, profile: Path, *args: str, watch
         seconds = time.monotonic() - started
         log.seek(0)
         output = log.read()
-    return Run(process.returncode, output, jobs, seconds, workdir / "results", getattr(watch, "cancelled", {}))
+    return Run(process.returncode, output, jobs, seconds, workdir / RESULTS, getattr(watch, "cancelled", {}))
 
 
 def submissions(output: str) -> list[Submission]:
@@ -277,11 +278,9 @@ class CancelWorkerMidTrial:
 # Outputs of the jobs that do not depend on the HPO trials (everything before the studies, the default
 # model and its metrics): with 2 workers per study the trial order depends on timing, so the studies, the
 # tuned models and the tables built from them differ between any two runs.
-DETERMINISTIC_TARGETS = ["results/tables/table2.csv", "results/data/pairs/summary.json",
-                         "results/hard_negatives/pairs.parquet", "results/data/track_genres.parquet",
-                         "results/data/pairs/in_set_sample0.5.parquet",
-                         "results/metrics/default/seed-42/valid.json",
-                         "results/metrics/default/seed-1/test.json"]
+DETERMINISTIC_TARGETS = [f"{RESULTS}/{name}" for name in (
+    "tables/table2.csv", "data/pairs/summary.json", "hard_negatives/pairs.parquet", "data/track_genres.parquet",
+    "data/pairs/in_set_valid_sample0.5.parquet", "metrics/default/seed-42/valid.json", "metrics/default/seed-1/test.json")]
 
 
 @pytest.fixture(scope="module")
@@ -307,7 +306,7 @@ def local_process(tmp_path_factory):
 def local_run(local_process) -> Path:
     process, workdir, log_path = local_process
     assert process.wait(timeout=600) == 0, log_path.read_text()[-6000:]
-    return workdir / "results"
+    return workdir / RESULTS
 
 
 @pytest.fixture(scope="module")
@@ -317,7 +316,7 @@ def slurm_run(slurm_env, profile, local_process, tmp_path_factory) -> Run:
     workdir = tmp_path_factory.mktemp("slurm") / "run"
     run = run_through_slurm(workdir, slurm_env, profile, "--configfile", *CONFIGS,
                             "--slurm-keep-successful-logs",
-                            watch=CancelWorkerMidTrial(workdir / "results", FAULT_STUDY, slurm_env))
+                            watch=CancelWorkerMidTrial(workdir / RESULTS, FAULT_STUDY, slurm_env))
     print(f"\nSLURM run: {run.seconds:.0f} s, {len(submissions(run.output))} sbatch submissions, "
           f"cancelled {({k: v for k, v in run.cancelled.items() if k != 'finished'})}")
     assert run.returncode == 0, run.output[-8000:]
@@ -466,7 +465,7 @@ def test_requests_beyond_the_node(slurm_env, profile, tmp_path):
     # More memory than the node: sbatch refuses it at once; Snakemake reports SLURM's message and fails
     run = run_through_slurm(tmp_path / "memory", slurm_env, profile, "--configfile", *CONFIGS,
                             "--set-resources", f"package_versions:mem_mb={memory + 1}",
-                            "--", "results/versions.json", timeout=300)
+                            "--", f"{RESULTS}/versions.json", timeout=300)
     assert run.returncode != 0
     assert "SLURM sbatch failed" in run.output and "Requested node configuration is not available" in run.output
     assert not any(job["JobState"] == "PENDING" for job in run.slurm.values())
@@ -490,7 +489,7 @@ def test_requests_beyond_the_node(slurm_env, profile, tmp_path):
     limits.write_text(f"max_job: {{mem_mb: {memory}, threads: {cpus}}}\n"
                       f"ingest: {{memory_budget_gb: {memory // 1024 + 1}}}\n")
     run = run_through_slurm(tmp_path / "limited", slurm_env, profile, "--configfile", *CONFIGS, str(limits),
-                            "--", "results/data/sequences.parquet", timeout=300)
+                            "--", f"{RESULTS}/data/sequences.parquet", timeout=300)
     assert run.returncode != 0
     assert "rule ingest_events" in run.output and f"but max_job.mem_mb is {memory}" in run.output
     assert [s.rule for s in submissions(run.output)] == ["generate_demo"]
@@ -506,14 +505,14 @@ def test_requests_beyond_the_node(slurm_env, profile, tmp_path):
 def test_a_retry_asks_for_more_memory_up_to_max_job(local_run):
     """No scheduler needed: the memory Snakemake would request for split_sequences (600 MB on the tiny
     demo) on a first attempt and on a retry, with max_job.mem_mb between the two, and below the first."""
-    workdir = local_run.parent
+    workdir = local_run.parents[1]
 
     def dry_run(limit: int, *args: str) -> subprocess.CompletedProcess:
         limits = workdir.parent / f"max-job-{limit}.yaml"
         limits.write_text(f"max_job: {{mem_mb: {limit}, threads: null}}\n")
         return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                                "--directory", str(workdir), "-n", "--forcerun", "split_sequences", *args,
-                               "--configfile", *CONFIGS, str(limits), "--", "results/data/split/summary.json"],
+                               "--configfile", *CONFIGS, str(limits), "--", f"{RESULTS}/data/split/summary.json"],
                               cwd=REPO, capture_output=True, text=True, timeout=300)
 
     def requested(result: subprocess.CompletedProcess) -> int:

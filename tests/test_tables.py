@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from songvec.tables import format_table, si_count, table4, to_latex, to_markdown
+from songvec.tables import format_table, si_count, table4, table6_rows, to_latex, to_markdown, with_not_applicable
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,19 @@ def test_table4_values_and_marks_without_paper():
         ["default", "-", "0.3800", "0.1600", "0.0120", "512", "4.100"],
         ["single", "HitRate", "0.4500↑", "0.2000↑", "-", "380", "3.457"],
         ["multi", "lambdaGenre(0.01)", "0.4412↑", "0.2101⇑", "-", "623", "5.900"]]
+
+
+def test_table4_and_table6_show_what_the_data_cannot_give_as_not_applicable(paper):
+    rows = [dict(row, vrc_genre=None) for row in ROWS]
+    t = table4(rows, MARKS, paper, paper_dataset="LFM-1b", not_applicable={"vrc_genre": "n/a (no genres in the data)"})
+    assert t["VRCGenre"].tolist() == ["n/a (no genres in the data)"] * 3
+    assert t["VRCGenre (paper)"].tolist() == ["520", "382", "623"]  # the paper's values stay
+    assert t["VRCArtist"].tolist() == ["4.100", "3.457", "5.900"]
+    shown = with_not_applicable(format_table(table6_rows({"vrc_artist": 4.1}, [(0.5, 2.0, {"vrc_artist": 3.0})])),
+                                {"vrc_artist": "n/a (no artists in the data)"})
+    assert shown["vrc_artist"].tolist() == ["n/a (no artists in the data)"] * 2
+    with pytest.raises(KeyError, match="no column 'VRC'"):
+        with_not_applicable(t, {"VRC": "n/a"})
 
 
 def test_table4_paper_columns_joined_by_objective(paper):

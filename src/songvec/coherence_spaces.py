@@ -4,8 +4,8 @@ The paper plots Local Coherence against VRC for 5 embedding spaces "generated wi
 hyper-parameters". Here the spaces are chosen among the feasible completed trials of the studies on the
 whole training split (not the scale studies, which train on subsamples): trials with the same
 hyper-parameters and epochs count once (every study evaluates the default configuration first), and of the
-rest, :func:`spanning` picks ``n`` at evenly spaced ranks of their validation VRC-genre, from the lowest to
-the highest. Each chosen configuration is then retrained and evaluated on the test split like a study's best,
+rest, :func:`spanning` picks ``n`` spread evenly over the logarithm of their validation VRC-genre, from the
+lowest to the highest. Each chosen configuration is then retrained and evaluated on the test split like a study's best,
 so no two points of the figure are the same vectors.
 """
 
@@ -24,26 +24,32 @@ VRC_COLUMN = "metric_vrc_genre"
 
 
 def spanning(values: pd.Series, n: int) -> list:
-    """``n`` labels of ``values`` (label -> value) spread over its range, from the lowest to the highest.
+    """``n`` labels of ``values`` (label -> positive value) spread over its range on a log scale, from the
+    lowest to the highest.
 
-    Labels are ranked by increasing value (ties by label) and those at the ranks
-    ``floor(i * (S - 1) / (n - 1) + 0.5)``, ``i = 0 .. n - 1``, are picked: evenly spaced ranks, so the
-    lowest and the highest value are always in and the picks are distinct. All ``S`` labels when
-    ``n >= S``. Returned in order of increasing value.
+    Targets are ``n`` values evenly spaced in ``log(value)`` from the lowest to the highest; each target in
+    turn takes the label not yet taken whose log-value is closest (ties: the lower value, then the label).
+    So the lowest and the highest value are always in, the picks are distinct, and a range spanning orders
+    of magnitude (VRC runs from ~1 for an untrained space to hundreds) is not crowded at its dense end as
+    evenly spaced ranks would be. All labels when ``n >= len(values)``. Returned by increasing value.
     """
     if n < 2:
         raise ValueError(f"n must be >= 2 to span a range, got {n}")
-    if values.isna().any():
-        raise ValueError(f"values are NaN for {list(values.index[values.isna()])}")
+    if values.isna().any() or (values <= 0).any():
+        raise ValueError(f"values must be positive numbers; not so for {list(values.index[~(values > 0)])}")
     ranked = sorted(values.index, key=lambda label: (values[label], label))
     if n >= len(ranked):
         return ranked
-    ranks = np.floor(np.arange(n) * (len(ranked) - 1) / (n - 1) + 0.5).astype(int)
-    return [ranked[r] for r in ranks]
+    logs = np.log([values[label] for label in ranked])
+    chosen: list[int] = []
+    for target in np.linspace(logs[0], logs[-1], n):
+        free = [i for i in range(len(ranked)) if i not in chosen]
+        chosen.append(min(free, key=lambda i: (abs(logs[i] - target), i)))
+    return [ranked[i] for i in sorted(chosen)]
 
 
 def candidate_trials(trials_by_study: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Feasible completed trials with a finite validation VRC-genre, one per distinct configuration.
+    """Feasible completed trials with a positive validation VRC-genre, one per distinct configuration.
 
     ``trials_by_study``: study -> its ``trials.csv`` (:func:`songvec.hpo.trials_frame`). Returns one row
     per distinct (parameters, epochs), the first in study order then trial number, with the columns
@@ -54,7 +60,7 @@ def candidate_trials(trials_by_study: Mapping[str, pd.DataFrame]) -> pd.DataFram
         done = trials[(trials["state"] == "COMPLETE") & ~trials["infeasible"].fillna(False).astype(bool)]
         if VRC_COLUMN not in done:
             continue
-        done = done[np.isfinite(done[VRC_COLUMN].astype(float))]
+        done = done[np.isfinite(done[VRC_COLUMN].astype(float)) & (done[VRC_COLUMN].astype(float) > 0)]
         params = [c for c in done.columns if c.startswith("param_")]
         epochs = done["metric_epochs"] if "metric_epochs" in done else pd.Series(np.nan, index=done.index)
         frames.append(pd.DataFrame({"study": study, "number": done["number"].astype(int), **done[params],

@@ -4,7 +4,8 @@ The Snakefile calls :func:`check_config` before building the DAG, so a wrong key
 start-up with a message such as ``config key 'split.train': 1.5 is greater than the maximum of 1``.
 JSON schema (``workflow/schemas/config.schema.yaml``) covers keys, types and ranges; the rules it cannot
 express (fractions summing to one, ``low <= high``, objective names, the chosen dataset's section being
-filled) are checked here.
+filled, objectives the data can compute) are checked here, the last two by reading only what
+:func:`songvec.datasets.describe` reads (an events table's header).
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def schema_problems(config: dict, schema: dict) -> list[str]:
 
 
 def semantic_problems(config: dict) -> list[str]:
-    """Cross-field problems the schema cannot express."""
+    """Cross-field problems the schema cannot express, and objectives the dataset cannot compute."""
+    from songvec.datasets import describe, objective_problems
     from songvec.objectives import Objective
 
     problems = []
@@ -87,9 +89,11 @@ def semantic_problems(config: dict) -> list[str]:
             problems.append(f"config key 'hpo.search_space.{name}': low {spec['low']} > high {spec['high']}")
         if spec.get("log") and spec["low"] <= 0:
             problems.append(f"config key 'hpo.search_space.{name}': a log scale needs low > 0")
+    parsed = []
     for i, name in enumerate(config["hpo"]["objectives"]):
         try:
             Objective.parse(name)
+            parsed.append(name)
         except ValueError as error:
             problems.append(f"config key 'hpo.objectives[{i}]': {error}")
     optimized = config["analyses"]["popularity"]["optimized"]
@@ -102,8 +106,12 @@ def semantic_problems(config: dict) -> list[str]:
     if max_threads is not None and workers > max_threads:
         problems.append(f"config key 'word2vec.workers': {workers} threads per training job, but max_job.threads "
                         f"is {max_threads}: no node could run the job")
-    if config["dataset"] == "folder" and not config["folder"]["path"]:
-        problems.append("config key 'folder.path': must name a folder of LFM-1b files when dataset is 'folder'")
+    try:
+        dataset = describe(config)
+    except ValueError as error:
+        problems.append(str(error))
+    else:
+        problems += objective_problems(parsed, dataset)
     if config["dataset"] == "lfm1b":
         lfm = config["lfm1b"]
         if not (lfm["mirrors"] or lfm["archive_dir"] or lfm["folder"]):
@@ -130,11 +138,15 @@ def _sampler_problems(hpo: dict) -> list[str]:
     return problems
 
 
-def check_config(config: dict, schema_path: str | Path) -> None:
-    """Raise :class:`ConfigError` listing every problem of ``config``; return quietly when it is valid."""
+def check_config(config: dict, schema_path: str | Path):
+    """Raise :class:`ConfigError` listing every problem of ``config``; when it is valid, return its dataset
+    (:class:`songvec.datasets.Dataset`)."""
+    from songvec.datasets import describe
+
     schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
     problems = schema_problems(config, schema)
     if not problems:  # semantic checks assume the schema's shape
         problems = semantic_problems(config)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return describe(config)

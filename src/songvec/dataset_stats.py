@@ -101,13 +101,16 @@ SPLIT_ROWS = {
 """Row key -> label of the evaluation-split table (:func:`split_table`), in table order."""
 
 
-def split_table(fractions: dict[str, float], split_summary: dict, pairs_summary: dict) -> pd.DataFrame:
+def split_table(fractions: dict[str, float], split_summary: dict, pairs_summary: dict,
+                sequence_unit: str = "user") -> pd.DataFrame:
     """Display table of the train / validation / test parts: their share, sequences and events (the
     ``split_sequences`` summary) and, for validation and test, the in-set and out-of-set next-song pairs (the
     ``prepare_evaluation`` summary). *Scored* pairs are those that count in HitRate/NDCG under the default
-    policies: query and target in the training vocabulary, query != target."""
+    policies: query and target in the training vocabulary, query != target. ``sequence_unit``: what one
+    sequence is (``user``, ``playlist``), named in the sequences row."""
     columns = {"train": "Train", "valid": "Validation", "test": "Test"}
-    table = {"Part": [label for label in SPLIT_ROWS.values()]}
+    labels = SPLIT_ROWS | {"sequences": f"Sequences ({sequence_unit}s)"}
+    table = {"Part": list(labels.values())}
     for part, name in columns.items():
         values = {"fraction": f"{fractions[part]:.0%}", **{k: _format(v) for k, v in split_summary[part].items()}}
         if part != "train":

@@ -138,11 +138,7 @@ def evaluate_embedding(vectors: np.ndarray, track_ids: np.ndarray, data: Evaluat
     genres, artists = _labels(track_ids, data.track_genres)
     vrc_space = unit if settings.vrc_normalize else np.asarray(vectors, dtype=np.float32)
     for name, labels, unknown in (("genre", genres, UNKNOWN), ("artist", artists, NO_ARTIST)):
-        vrc = clustering.variance_ratio(vrc_space, labels, normalize=False,
-                                        min_group_size=settings.vrc_min_group_size, exclude_label=unknown)
-        metrics[f"vrc_{name}"] = vrc.score
-        metrics[f"vrc_{name}_groups"] = vrc.n_groups
-        metrics[f"vrc_{name}_points"] = vrc.n_points
+        metrics |= _variance_ratio(name, vrc_space, labels, unknown, settings.vrc_min_group_size)
 
     songs = _hard_negative_rates(unit, track_ids, lookup, data.hard_negatives, settings, threads)
     metrics["hardneg"] = float(songs["hardneg"].mean()) if len(songs) else float("nan")
@@ -151,10 +147,25 @@ def evaluate_embedding(vectors: np.ndarray, track_ids: np.ndarray, data: Evaluat
     if coherence:
         metrics |= _coherence(unit, track_ids, genres, artists, data, settings, threads)
     log.info("metrics: HitRate %.4f (in-set %.4f, out-of-set %.4f), NDCG %.4f, HardNeg %.4f, "
-             "VRC genre %.1f, VRC artist %.2f", metrics["hitrate"], metrics["hitrate_in_set"],
+             "VRC genre %s, VRC artist %s", metrics["hitrate"], metrics["hitrate_in_set"],
              metrics["hitrate_out_of_set"], metrics["ndcg"], metrics["hardneg"], metrics["vrc_genre"],
              metrics["vrc_artist"])
     return EmbeddingEvaluation(metrics, pd.concat(per_pair, ignore_index=True), songs)
+
+
+def _variance_ratio(name: str, vectors: np.ndarray, labels: np.ndarray, unknown, min_group_size: int) -> dict:
+    """``vrc_<name>`` (None when undefined: fewer than 2 groups of ``min_group_size`` labelled songs, as
+    on data without genres or artists) with its group and point counts."""
+    known = labels != unknown
+    sizes = pd.Series(labels[known]).value_counts()
+    n_groups = int((sizes >= max(min_group_size, 1)).sum())
+    if n_groups < 2 or int(sizes[sizes >= max(min_group_size, 1)].sum()) <= n_groups:
+        log.warning("VRC %s is undefined: %d of %d vocabulary songs have a %s, in %d groups of at least %d "
+                    "songs (2 are needed)", name, int(known.sum()), len(labels), name, n_groups, min_group_size)
+        return {f"vrc_{name}": None, f"vrc_{name}_groups": n_groups, f"vrc_{name}_points": 0}
+    vrc = clustering.variance_ratio(vectors, labels, normalize=False, min_group_size=min_group_size,
+                                    exclude_label=unknown)
+    return {f"vrc_{name}": vrc.score, f"vrc_{name}_groups": vrc.n_groups, f"vrc_{name}_points": vrc.n_points}
 
 
 def _row_lookup(track_ids: np.ndarray) -> np.ndarray:

@@ -313,7 +313,7 @@ def coherence_figure(table: pd.DataFrame, png_path: PathLike, pdf_path: PathLike
             ax.set_xlabel(f"VRC-{kind} (Calinski-Harabasz index, unitless)")
             ax.set_ylabel(f"Local {kind.capitalize()} Coherence\n(share of nearest neighbours, same {kind})")
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5), title="embedding space")
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), title="embedding space")
         fig.suptitle("Local coherence against VRC (means with 95% confidence intervals)")
     save_figure(fig, png_path, pdf_path)
 
@@ -327,7 +327,8 @@ def play_rate_roles(best_by_study: Mapping[str, Mapping], objectives: Mapping[st
     "lambdaGenre(0.01)"}``); ``best_by_study``: study -> its ``best.json``. Single-objective is the
     HitRate study; multi-objective is the lambda study whose best trial has the highest *validation*
     HitRate (``best_metrics.hitrate``; the paper takes the configurations "having the highest
-    HitRate"), ties going to the study listed first in ``objectives``.
+    HitRate"), ties going to the study listed first in ``objectives``. Without a lambda study (data with
+    neither genres nor artists) there is no ``multi`` role.
     """
     single = [study for study, name in objectives.items() if Objective.parse(name) == Objective("HitRate")]
     if not single:
@@ -335,7 +336,9 @@ def play_rate_roles(best_by_study: Mapping[str, Mapping], objectives: Mapping[st
                          "single-objective (HitRate) embeddings")
     lambdas = [study for study, name in objectives.items() if Objective.parse(name).alpha is not None]
     if not lambdas:
-        raise ValueError(f"no lambda (multi-objective) study among the objectives {dict(objectives)}")
+        log.warning("play rate: no lambda (multi-objective) study among the objectives %s: no multi-objective "
+                    "column", dict(objectives))
+        return {"default": "default", "single": single[0]}
     hitrates = {}
     for study in lambdas:
         if study not in best_by_study:

@@ -1,4 +1,5 @@
-"""Song-level genres for LFM-1b: each song gets the first genre of its artist (paper, section 3).
+"""Song-level genres: each song gets the first genre of its artist (LFM-1b, paper section 3), or the
+genre its events table gives it (:func:`table_track_genres`, also for data without genres).
 
 LFM-1b has no song genres. The paper maps each song to "the first Freebase artist genre from the
 LFM-1b User Genre Profile dataset". The UGP artist-genre file is keyed by artist NAME, so the chain is::
@@ -95,6 +96,44 @@ def map_track_genres(track_artist: pd.DataFrame, artists: pd.DataFrame, artist_g
     log.info("track genres: %d of %d tracks mapped; unknown by reason: %s; %d tracks with several artists; "
              "%d duplicate names in the genre file", counts["mapped"], counts["tracks"],
              {r: counts[r] for r in REASONS}, several_artists, duplicate_counts["duplicate_genre_names"])
+    return result, counts
+
+
+def table_track_genres(track_artist: pd.DataFrame, track_genre: pd.DataFrame | None = None,
+                       artists: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
+    """The table of :func:`map_track_genres` for data whose genres, if any, are given per track.
+
+    Args:
+        track_artist: as for :func:`map_track_genres` (each track keeps its artist with the most events;
+            artist id -1, "unknown", when the data has no artists).
+        track_genre: ``track_id, genre`` (an events table's first genre of each track); None when the
+            data has no genres. Tracks absent from it get :data:`UNKNOWN`.
+        artists: ``artist_id, artist_name`` (an artist-names table), or None.
+
+    Returns:
+        ``(table, counts)``: columns ``track_id, artist_id, artist_name, genre`` sorted by ``track_id``;
+        ``counts`` holds ``tracks``, ``mapped`` (tracks with a genre), ``no_genre`` and
+        ``tracks_with_several_artists``.
+    """
+    _require_columns(track_artist, "track_artist", ("track_id", "artist_id"))
+    tracks, several_artists = _one_artist_per_track(track_artist)
+    if track_genre is not None:
+        _require_columns(track_genre, "track_genre", ("track_id", "genre"))
+        tracks = tracks.merge(track_genre[["track_id", "genre"]], on="track_id", how="left")
+    else:
+        tracks["genre"] = None
+    tracks["genre"] = tracks["genre"].astype(object).where(tracks["genre"].notna(), UNKNOWN)
+    names = _artist_names(artists) if artists is not None else pd.DataFrame({"artist_id": [], "artist_name": []})
+    tracks = tracks.merge(names.astype({"artist_id": np.int64}), on="artist_id", how="left")
+    result = pd.DataFrame({"track_id": tracks["track_id"].to_numpy(np.int64),
+                           "artist_id": tracks["artist_id"].to_numpy(np.int64),
+                           "artist_name": tracks["artist_name"].to_numpy(dtype=object),
+                           "genre": tracks["genre"].to_numpy(dtype=object)})
+    mapped = int((result["genre"] != UNKNOWN).sum())
+    counts = {"tracks": len(result), "mapped": mapped, "no_genre": len(result) - mapped,
+              "tracks_with_several_artists": several_artists}
+    log.info("track genres: %d of %d tracks have a genre from the table%s; %d tracks with several artists",
+             mapped, len(result), "" if track_genre is not None else " (the data has no genres)", several_artists)
     return result, counts
 
 

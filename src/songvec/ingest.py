@@ -1,10 +1,13 @@
-"""Stream ``LFM-1b_LEs.txt`` into the sequence Parquet format of :mod:`songvec.sequences`.
+"""Stream listening events into the sequence Parquet format of :mod:`songvec.sequences`.
 
-The real file holds about 1 billion events (~30 GB) and is not chronological (blocks of ~1,000
+The events come from an *event source*: ``LFM-1b_LEs.txt`` (:class:`songvec.lfm1b.EventsFile`) or a
+plain events table (:class:`songvec.events_table.EventsTable`); both yield
+:class:`songvec.lfm1b.EventChunk` s in file order, and this module does not know which it reads.
+LFM-1b's file holds about 1 billion events (~30 GB) and is not chronological (blocks of ~1,000
 events per user, newest first inside a block, users interleaved), so the ingest is an external sort
 by ``(user_id, timestamp)`` whose memory is bounded by ``memory_budget_bytes`` whatever the input size:
 
-1. **Parse, sample and spill** (the only read of the text file; the parser runs one chunk ahead in
+1. **Parse, sample and spill** (the only read of the input; the parser runs one chunk ahead in
    a background thread). Events of users outside the sample are dropped. With
    ``min_song_plays > 1`` plays per track are counted here: this pass doubles as the counting pass
    the filter needs (a track's total must be known before any of its events is written), so the
@@ -18,7 +21,8 @@ by ``(user_id, timestamp)`` whose memory is bounded by ``memory_budget_bytes`` w
    runs are grouped by user), events of tracks with fewer than ``min_song_plays`` plays are
    dropped, the range is sorted by ``(user, timestamp)`` with a stable sort, consecutive plays of
    the same track by the same user are collapsed into the first (earliest) one, and the events are
-   appended to the Parquet output in row groups of exactly :data:`ROW_GROUP_EVENTS` rows, encoded
+   appended to the Parquet output (a source may ask for repeated events to be removed first, see
+   :class:`EventSource`) in row groups of exactly :data:`ROW_GROUP_EVENTS` rows, encoded
    by a background thread.
 
 Output order: users by increasing id, each user's events by increasing timestamp, events with
@@ -41,6 +45,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Protocol
 
 import numba
 import numpy as np
@@ -49,7 +54,7 @@ import pyarrow.parquet as pq
 
 from songvec import atomic
 from songvec.atomic import atomic_path
-from songvec.lfm1b import ParseReport, iter_event_chunks
+from songvec.lfm1b import EventChunk, EventsFile
 from songvec.progress import Progress
 from songvec.sequences import COLUMNS, PARQUET_OPTIONS, SCHEMA
 
@@ -66,16 +71,49 @@ _MIN_BATCH_EVENTS = 16
 _MIN_CHUNK_BYTES = 256
 _MAX_CHUNK_BYTES = 32 * 1024 ** 2
 _SPILLED = ("track_id", "artist_id", "timestamp")
+#: What pass 2 removes as repeated events (:attr:`EventSource.unique`), and its kernel's code.
+UNIQUE_CODES = {None: 0, "row": 1, "position": 2}
 
 
-def ingest_events(les_path: str | os.PathLike, out_path: str | os.PathLike, *,
+class EventSource(Protocol):
+    """What :func:`ingest_events` reads.
+
+    Attributes:
+        path: the file, for messages.
+        size_bytes: its size, for the progress estimate.
+        report: counts of what :meth:`chunks` read so far: ``lines``, ``events`` (valid rows
+            yielded), ``bytes`` (of ``size_bytes`` consumed), ``skipped`` (rows per reason) and
+            ``examples`` (messages quoting the first skipped rows).
+        bad_rows: ``"error"`` or ``"skip"`` (also for the repeated events of pass 2).
+        unique: None, or which repeated events pass 2 removes (after sorting, before collapsing):
+            ``"row"``, a row with the same user, timestamp and track as an earlier one;
+            ``"position"``, a row with the same user (playlist) and timestamp (position).
+    """
+
+    path: str
+    size_bytes: int
+    report: object
+    bad_rows: str
+    unique: str | None
+
+    def chunks(self, chunk_bytes: int) -> Iterator[EventChunk]:
+        """The valid events in file order, as chunks of about ``chunk_bytes`` of input each."""
+
+    def repeated_event_error(self, user_id: int, timestamp: int, track_id: int) -> Exception:
+        """The error for a repeated event (:attr:`unique`) under ``bad_rows="error"``, naming where it is."""
+
+
+def ingest_events(events: str | os.PathLike | EventSource, out_path: str | os.PathLike, *,
                   consecutive_duplicates: str = "collapse", user_fraction: float = 1.0,
                   min_song_plays: int = 1, seed: int = 0, bad_rows: str = "error",
                   memory_budget_bytes: int = 2 * 1024 ** 3, tmp_dir: str | os.PathLike | None = None,
                   latest_timestamp: int | None = None) -> dict:
-    """Convert ``LFM-1b_LEs.txt`` at ``les_path`` into a sequence Parquet file at ``out_path``.
+    """Convert the listening events of ``events`` into a sequence Parquet file at ``out_path``.
 
     Args:
+        events: an :class:`EventSource`, or the path of an ``LFM-1b_LEs.txt`` (read by
+            :class:`songvec.lfm1b.EventsFile` with ``bad_rows`` and ``latest_timestamp``; a source
+            carries its own).
         consecutive_duplicates: ``"collapse"`` keeps only the first of consecutive plays of the same
             track by the same user (after sorting by time); ``"keep"`` keeps them all.
         user_fraction: fraction of users kept, in (0, 1]; user ``u`` is kept iff a hash of
@@ -84,8 +122,8 @@ def ingest_events(les_path: str | os.PathLike, out_path: str | os.PathLike, *,
             events (counted before collapsing repeats; the collapse can leave a kept track with
             fewer plays than this in the output).
         seed: integer in [0, 2**64) for the user sample.
-        bad_rows: ``"error"`` (raise on the first bad line) or ``"skip"`` (count and skip), see
-            :func:`songvec.lfm1b.iter_event_chunks`.
+        bad_rows: for a path, ``"error"`` (raise on the first bad line) or ``"skip"`` (count and
+            skip), see :func:`songvec.lfm1b.iter_event_chunks`.
         memory_budget_bytes: working memory for events; the total peak is about this plus 1 byte
             per track id (distinct-track marker; 9 with ``min_song_plays > 1``: play counts), the
             interpreter and libraries (~300 MB) and two output row groups being written (~64 MB).
@@ -93,16 +131,17 @@ def ingest_events(les_path: str | os.PathLike, out_path: str | os.PathLike, *,
             12 bytes per sampled event of free space (24 with ids of 2**32 and above). Not to be
             shared with a concurrent ingest into a file of the same name (each removes the other's
             spill folder as left by a killed run).
-        latest_timestamp: events after this Unix time are impossible (default: now).
+        latest_timestamp: for a path, events after this Unix time are impossible (default: now).
 
     Returns:
         A JSON-able summary: ``lines_read``, ``events_read``, ``skipped`` (lines per reason),
         ``skipped_examples``, ``users_read``, ``removed_by_user_sampling``, ``users_sampled``,
-        ``removed_by_min_song_plays``, ``tracks_below_min_song_plays``,
+        ``removed_by_min_song_plays``, ``tracks_below_min_song_plays``, ``removed_as_repeated``
+        (repeated events a source asked to remove, under ``bad_rows="skip"``),
         ``consecutive_duplicates_collapsed``, ``users``, ``tracks``, ``events_written``,
         ``spill_runs``, ``user_ranges``, ``seconds``. Every event read is accounted for:
         ``events_read == events_written + removed_by_user_sampling + removed_by_min_song_plays
-        + consecutive_duplicates_collapsed``.
+        + removed_as_repeated + consecutive_duplicates_collapsed``.
     """
     if consecutive_duplicates not in ("collapse", "keep"):
         raise ValueError(f"consecutive_duplicates must be 'collapse' or 'keep', "
@@ -113,9 +152,8 @@ def ingest_events(les_path: str | os.PathLike, out_path: str | os.PathLike, *,
         raise ValueError(f"min_song_plays must be a positive integer, got {min_song_plays}")
     if not 0 <= seed < 2 ** 64:
         raise ValueError(f"seed must be an integer in [0, 2**64), got {seed}")
-    latest = int(time.time()) if latest_timestamp is None else int(latest_timestamp)
-    if latest >= 2 ** 32:
-        raise ValueError(f"latest_timestamp must be below 2**32 (year 2106), got {latest}")
+    source = events if hasattr(events, "chunks") else \
+        EventsFile(events, bad_rows=bad_rows, latest_timestamp=latest_timestamp)
     started = time.perf_counter()
     plan = _MemoryPlan.from_budget(memory_budget_bytes)
     out_path = Path(out_path)
@@ -124,9 +162,8 @@ def ingest_events(les_path: str | os.PathLike, out_path: str | os.PathLike, *,
     atomic.remove_leftovers(spill_root, f".spill-{out_path.name}-")
     spill_dir = Path(tempfile.mkdtemp(prefix=f".spill-{out_path.name}-", dir=spill_root))
     try:
-        spill = _spill_runs(les_path, spill_dir, plan, user_fraction, seed, bad_rows, latest,
-                            count_plays=min_song_plays > 1)
-        summary = _write_sorted(spill, out_path, plan, consecutive_duplicates == "collapse",
+        spill = _spill_runs(source, spill_dir, plan, user_fraction, seed, count_plays=min_song_plays > 1)
+        summary = _write_sorted(spill, source, out_path, plan, consecutive_duplicates == "collapse",
                                 int(min_song_plays))
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
@@ -137,9 +174,10 @@ def ingest_events(les_path: str | os.PathLike, out_path: str | os.PathLike, *,
                "users_sampled": len(spill.user_ids), **summary, "spill_runs": len(spill.runs),
                "seconds": round(time.perf_counter() - started, 3)}
     accounted = (summary["events_written"] + summary["removed_by_user_sampling"]
-                 + summary["removed_by_min_song_plays"] + summary["consecutive_duplicates_collapsed"])
+                 + summary["removed_by_min_song_plays"] + summary["removed_as_repeated"]
+                 + summary["consecutive_duplicates_collapsed"])
     assert accounted == report.events, f"ingest lost events: {accounted} accounted of {report.events}"
-    log.info("ingest %s -> %s: %s", les_path, out_path, summary)
+    log.info("ingest %s -> %s: %s", source.path, out_path, summary)
     return summary
 
 
@@ -176,7 +214,7 @@ class _Run:
 class _Spill:
     """What pass 1 leaves for pass 2."""
 
-    report: ParseReport
+    report: object  # the source's report (EventSource.report)
     runs: list[_Run]
     user_ids: np.ndarray  # (n,) int64, every sampled user, sorted
     user_events: np.ndarray  # (n,) int64, events of each sampled user
@@ -185,19 +223,16 @@ class _Spill:
     removed_by_user_sampling: int
 
 
-def _spill_runs(les_path, spill_dir: Path, plan: _MemoryPlan, user_fraction: float, seed: int,
-                bad_rows: str, latest: int, count_plays: bool) -> _Spill:
+def _spill_runs(source: EventSource, spill_dir: Path, plan: _MemoryPlan, user_fraction: float, seed: int,
+                count_plays: bool) -> _Spill:
     """Pass 1: parse (in a background thread), sample users, count plays, spill runs grouped by user."""
-    report = ParseReport(str(les_path))
-    file_bytes = os.path.getsize(les_path)
+    report = source.report
     progress = Progress("ingest pass 1/2 (parse, sample, spill)", None, "events", log)
     buffer = _RunBuffer(plan.run_events, spill_dir)
     plays = np.zeros(1, dtype=np.int64) if count_plays else None
     users_read = np.zeros(0, dtype=np.int64)
     removed = 0
-    chunks = iter_event_chunks(les_path, chunk_bytes=plan.chunk_bytes, bad_rows=bad_rows,
-                               latest_timestamp=latest, report=report)
-    for chunk in _in_background(chunks):
+    for chunk in _in_background(source.chunks(plan.chunk_bytes)):
         heads = _run_heads(chunk.user_id)  # users come in blocks: per-block work is cheap
         block_users = chunk.user_id[heads]
         users_read = np.union1d(users_read, block_users)
@@ -210,7 +245,7 @@ def _spill_runs(les_path, spill_dir: Path, plan: _MemoryPlan, user_fraction: flo
         if count_plays:
             plays = _count_ids(plays, columns[1], "track_id")
         buffer.extend(columns)
-        progress.total = report.events / max(report.bytes, 1) * file_bytes
+        progress.total = report.events / max(report.bytes, 1) * source.size_bytes
         progress.update(len(chunk))
     buffer.flush()
     progress.total = progress.done
@@ -305,13 +340,21 @@ class _RunBuffer:
         files = {}
         for row, name in enumerate(_SPILLED, start=1):
             values = self.columns[row, :self.size]
-            grouped = np.empty(self.size, dtype=np.uint32 if values.max() < 2 ** 32 else np.int64)
+            grouped = np.empty(self.size, dtype=_spill_dtype(values))
             _copy_blocks(values, starts, lengths, grouped)
             files[name] = self.spill_dir / f"run{len(self.runs):06d}-{name}.npy"
             np.save(files[name], grouped)
         user_starts = np.append(block_offsets[user_heads], self.size)
         self.runs.append(_Run(block_users[user_heads], user_starts, files))
         self.size = 0
+
+
+def _spill_dtype(values: np.ndarray) -> type:
+    """The smallest of uint32, int32 (ids of -1: unknown artists) and int64 that holds ``values``."""
+    low, high = int(values.min()), int(values.max())
+    if 0 <= low and high < 2 ** 32:
+        return np.uint32
+    return np.int32 if -2 ** 31 <= low and high < 2 ** 31 else np.int64
 
 
 @numba.njit(cache=True, nogil=True)
@@ -371,17 +414,18 @@ def _add_counts(counts, ids):
         counts[i] += 1
 
 
-def _write_sorted(spill: _Spill, out_path: Path, plan: _MemoryPlan, collapse: bool,
+def _write_sorted(spill: _Spill, source: EventSource, out_path: Path, plan: _MemoryPlan, collapse: bool,
                   min_song_plays: int) -> dict:
     """Pass 2: per user range, read the runs' slices, filter, sort, collapse and write."""
     plays = spill.plays if spill.plays is not None else np.zeros(0, dtype=np.int64)
+    unique = UNIQUE_CODES[source.unique]
     written_tracks = np.zeros(1, dtype=bool)
     ranges = _user_ranges(spill.user_events, plan.range_events)
     largest = max((int(spill.user_events[first:stop].sum()) for first, stop in ranges), default=0)
     buffers = np.empty((len(_SPILLED) + 1, largest), dtype=np.int64)  # reused by every range
     sorted_events = np.empty((len(COLUMNS), largest), dtype=np.int64)
     progress = Progress("ingest pass 2/2 (sort, write)", int(spill.user_events.sum()), "events", log)
-    removed_rare = collapsed = written = users_written = 0
+    removed_rare = removed_repeated = collapsed = written = users_written = 0
     with atomic_path(out_path, suffix=".parquet") as tmp:
         with _RowGroupWriter(tmp) as writer:
             for first, stop in ranges:
@@ -391,11 +435,14 @@ def _write_sorted(spill: _Spill, out_path: Path, plan: _MemoryPlan, collapse: bo
                 order = np.argsort((rank << 32) | timestamps, kind="stable")
                 if n_read:
                     written_tracks = _grown(written_tracks, int(tracks.max()) + 1)
-                n_out, n_users, n_rare = _emit_sorted(order, rank, tracks, artists, timestamps, range_users,
-                                                      plays, min_song_plays, collapse, written_tracks,
-                                                      sorted_events)
+                n_out, n_users, n_rare, n_repeated, example = _emit_sorted(
+                    order, rank, tracks, artists, timestamps, range_users, plays, min_song_plays, unique,
+                    collapse, written_tracks, sorted_events)
+                if n_repeated and source.bad_rows == "error":
+                    raise source.repeated_event_error(*(int(value) for value in example))
                 removed_rare += n_rare
-                collapsed += n_read - n_rare - n_out
+                removed_repeated += n_repeated
+                collapsed += n_read - n_rare - n_repeated - n_out
                 users_written += n_users
                 written += n_out
                 writer.append(sorted_events[:, :n_out])
@@ -404,32 +451,59 @@ def _write_sorted(spill: _Spill, out_path: Path, plan: _MemoryPlan, collapse: bo
     if len(ranges) and int(spill.user_events.max()) > plan.range_events:
         log.warning("one user has %d events, more than fit the memory budget (%d): it was sorted "
                     "alone, over budget", int(spill.user_events.max()), plan.range_events)
+    if removed_repeated:
+        log.warning("%s: skipped %d repeated events (same %s as an earlier row)", source.path, removed_repeated,
+                    "user, timestamp and track" if source.unique == "row" else "playlist and position")
     below = int(((plays > 0) & (plays < min_song_plays)).sum())
     return {"removed_by_min_song_plays": removed_rare, "tracks_below_min_song_plays": below,
-            "consecutive_duplicates_collapsed": collapsed, "users": users_written,
-            "tracks": int(written_tracks.sum()), "events_written": written, "user_ranges": len(ranges)}
+            "removed_as_repeated": removed_repeated, "consecutive_duplicates_collapsed": collapsed,
+            "users": users_written, "tracks": int(written_tracks.sum()), "events_written": written,
+            "user_ranges": len(ranges)}
 
 
 @numba.njit(cache=True, nogil=True)
-def _emit_sorted(order, rank, tracks, artists, timestamps, range_users, plays, min_song_plays, collapse,
+def _emit_sorted(order, rank, tracks, artists, timestamps, range_users, plays, min_song_plays, unique, collapse,
                  written_tracks, out):
     """Write the events in ``order`` to ``out`` (4, >= n) rows user_id, track_id, artist_id, timestamp.
 
     Drops, in this order: events of tracks with ``plays[track] < min_song_plays`` (only checked
-    when ``min_song_plays > 1``), then with ``collapse`` an event with the same user and track as
-    the last event written. Sets ``written_tracks[track]`` for every written event.
-    Returns (events written, users written, events dropped as rare).
+    when ``min_song_plays > 1``); with ``unique`` 1 an event whose user, timestamp and track equal
+    those of an earlier event, with ``unique`` 2 one whose user and timestamp do (``order`` sorts by
+    user and timestamp, so such events are neighbours); then with ``collapse`` an event with the
+    same user and track as the last event written. Sets ``written_tracks[track]`` for every written
+    event. Returns (events written, users written, events dropped as rare, events dropped as
+    repeated, (user_id, timestamp, track_id) of the first repeated event).
     """
     n_out = 0
     n_users = 0
     n_rare = 0
+    n_repeated = 0
+    example = (-1, -1, -1)
     last_rank = -1
     last_track = -1
-    for i in order:
+    key_rank = -1  # user rank and timestamp of the previous event that was not rare
+    key_time = -1
+    key_start = 0  # position in order where the events with that (user, timestamp) start
+    for position in range(len(order)):
+        i = order[position]
         r = rank[i]
         track = tracks[i]
         if min_song_plays > 1 and plays[track] < min_song_plays:
             n_rare += 1
+            continue
+        same_key = r == key_rank and timestamps[i] == key_time
+        if not same_key:
+            key_rank, key_time, key_start = r, timestamps[i], position
+        repeated = unique == 2 and same_key
+        if unique == 1 and same_key:
+            for j in range(key_start, position):  # a rare track never equals this one
+                if tracks[order[j]] == track:
+                    repeated = True
+                    break
+        if repeated:
+            if n_repeated == 0:
+                example = (range_users[r], timestamps[i], track)
+            n_repeated += 1
             continue
         if r != last_rank:
             n_users += 1
@@ -443,7 +517,7 @@ def _emit_sorted(order, rank, tracks, artists, timestamps, range_users, plays, m
         last_rank = r
         last_track = track
         n_out += 1
-    return n_out, n_users, n_rare
+    return n_out, n_users, n_rare, n_repeated, example
 
 
 def _grown(array: np.ndarray, size: int) -> np.ndarray:

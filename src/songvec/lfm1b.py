@@ -289,6 +289,32 @@ def iter_event_chunks(path: str | os.PathLike, *, chunk_bytes: int = DEFAULT_CHU
                     report.skipped, report.examples[:1])
 
 
+class EventsFile:
+    """``LFM-1b_LEs.txt`` as an event source of :func:`songvec.ingest.ingest_events`.
+
+    ``bad_rows`` and ``latest_timestamp`` as for :func:`iter_event_chunks`; ``report`` is the
+    :class:`ParseReport` of the reading (a source is read once). LFM-1b events are never removed as repeated
+    (``unique`` is None): the file's own rows are taken as they are.
+    """
+
+    unique = None
+
+    def __init__(self, path: str | os.PathLike, *, bad_rows: str = "error", latest_timestamp: int | None = None):
+        self.path, self.bad_rows = str(path), bad_rows
+        self.latest = int(time.time()) if latest_timestamp is None else int(latest_timestamp)
+        if self.latest >= 2 ** 32:
+            raise ValueError(f"latest_timestamp must be below 2**32 (year 2106), got {self.latest}")
+        self.size_bytes = os.path.getsize(path)
+        self.report = ParseReport(self.path)
+
+    def chunks(self, chunk_bytes: int) -> Iterator[EventChunk]:
+        return iter_event_chunks(self.path, chunk_bytes=chunk_bytes, bad_rows=self.bad_rows,
+                                 latest_timestamp=self.latest, report=self.report)
+
+    def repeated_event_error(self, user_id: int, timestamp: int, track_id: int) -> Exception:
+        raise AssertionError("LFM-1b events are never checked for repeats")
+
+
 def _complete_line_blocks(file, chunk_bytes: int) -> Iterator[memoryview]:
     """Yield successive views of about ``chunk_bytes`` of whole lines, each ending with a newline.
 

@@ -16,6 +16,9 @@ Metrics = Mapping[str, float]
 METRIC_KEYS = {"HitRate": "hitrate", "VRCGenre": "vrc_genre", "VRCArtist": "vrc_artist"}
 """Objective metric -> key of the metrics dict (:func:`songvec.evaluation.evaluate_embedding`)."""
 VALID_OBJECTIVE_FORMS = ("HitRate", "VRCGenre", "VRCArtist", "lambdaGenre(a)", "lambdaArtist(a)")
+PAPER_OBJECTIVES = ("HitRate", "VRCGenre", "VRCArtist", "lambdaGenre(0.01)", "lambdaGenre(0.1)", "lambdaArtist(0.01)",
+                    "lambdaArtist(0.1)")
+"""The objectives of the paper's Table 4, in its order (config.yaml's default ``hpo.objectives``)."""
 _NUMBER = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
 _LAMBDA = re.compile(rf"^(?:lambda|λ)(Genre|Artist)(?:\(({_NUMBER})\)|-({_NUMBER}))$")
 
@@ -71,6 +74,11 @@ class Objective:
     def study_name(self) -> str:
         """File-name-safe form: "lambdaGenre-0.01"."""
         return self.name.replace("(", "-").replace(")", "")
+
+    @property
+    def needs(self) -> str | None:
+        """The labels the objective needs in the data: ``"genres"``, ``"artists"`` or None (HitRate)."""
+        return {"VRCGenre": "genres", "VRCArtist": "artists"}.get(self.metric)
 
     @property
     def needs_default_metrics(self) -> bool:

@@ -227,7 +227,9 @@ def proportion_ci(successes, n, level: float = 0.95):
         denominator = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denominator
         half = z / denominator * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    low, high = centre - half, centre + half
+    # the interval lies in [0, 1] and holds p; at p = 0 or 1 its bound is p itself, which rounding can miss
+    low = np.clip(np.minimum(centre - half, p), 0.0, 1.0)
+    high = np.clip(np.maximum(centre + half, p), 0.0, 1.0)
     if p.ndim == 0:
         return float(p), float(low), float(high)
     return p, low, high

@@ -39,7 +39,8 @@ Format = str | Callable[[object], str]
 
 def table4(rows: Sequence[Mapping], marks: Mapping[str, Mapping[str, str]] | None = None,
            paper: pd.DataFrame | None = None, metrics: Mapping[str, str] = TABLE4_METRICS,
-           formats: Mapping[str, Format] = TABLE4_FORMATS, paper_dataset: str | None = "LFM-1b") -> pd.DataFrame:
+           formats: Mapping[str, Format] = TABLE4_FORMATS, paper_dataset: str | None = "LFM-1b",
+           not_applicable: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Display table of Table 4: one row per configuration, our values beside the paper's.
 
     ``rows``: one mapping per configuration with ``config`` (the key into ``marks``), ``opt_type``
@@ -51,6 +52,8 @@ def table4(rows: Sequence[Mapping], marks: Mapping[str, Mapping[str, str]] | Non
     when it has a ``dataset`` column; its values go into a ``<header> (paper)`` column right of each of
     ours, matched on ``(opt_type, objective)`` (rows without a counterpart get ``-``, counted in the log).
     ``metrics``: metric key -> column header; ``formats``: metric key -> format spec or callable.
+    ``not_applicable``: metric key -> the text shown instead of our values (a metric the data cannot give,
+    e.g. ``"n/a (no genres in the data)"``; :func:`with_not_applicable`).
 
     Columns: ``Opt. type, Objective``, then per metric ``<header>`` [and ``<header> (paper)``].
     """
@@ -79,12 +82,26 @@ def table4(rows: Sequence[Mapping], marks: Mapping[str, Mapping[str, str]] | Non
         table.append(line)
     if unmatched:
         log.warning("table4: %d configurations have no paper row: %s", len(unmatched), unmatched)
+    table = with_not_applicable(pd.DataFrame(table), {metrics[m]: text for m, text in (not_applicable or {}).items()
+                                                      if m in metrics})
     if paper_by_key is not None:
         ours = {(r["opt_type"], _objective(r.get("objective"))) for r in rows}
         extra = [k for k in paper_by_key if k not in ours]
         if extra:
             log.info("table4: %d paper rows have no configuration of ours and are not shown: %s", len(extra), extra)
-    return pd.DataFrame(table)
+    return table
+
+
+def with_not_applicable(table: pd.DataFrame, not_applicable: Mapping[str, str]) -> pd.DataFrame:
+    """A copy of the display ``table`` whose columns named in ``not_applicable`` (column -> text) show the
+    text in every row instead of a value (what the data cannot give, e.g. VRC-genre without genres)."""
+    table = table.copy()
+    for column, text in not_applicable.items():
+        if column not in table.columns and not table.empty:
+            raise KeyError(f"no column {column!r} to mark as not applicable (columns: {list(table.columns)})")
+        if column in table.columns:
+            table[column] = text
+    return table
 
 
 def read_paper_results(path: str | os.PathLike) -> dict:

@@ -24,6 +24,7 @@ rule table4:
         objectives=STUDIES,
         seeds=config["final"]["seeds"],
         level=config["final"]["significance_level"],
+        not_applicable=DATASET.not_applicable(),
     log:
         f"{RESULTS}/logs/table4.log",
     benchmark:
@@ -54,6 +55,7 @@ rule popularity_analysis:
     params:
         batch_events=config["streaming"]["batch_events"],
         options=config["analyses"]["popularity"],
+        optimized=POPULARITY_OBJECTIVE,
         seed=SEED,
         k=config["evaluation"]["k"],
     log:
@@ -140,6 +142,7 @@ rule scale_table:
         fractions=SCALE_FRACTIONS,
         seeds=config["final"]["seeds"],
         level=config["final"]["significance_level"],
+        not_applicable=DATASET.not_applicable(),
     log:
         f"{RESULTS}/logs/scale_table.log",
     benchmark:

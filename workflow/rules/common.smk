@@ -19,26 +19,46 @@ os.environ.update(
     }
 )
 
+from snakemake.logging import logger
+
 from songvec.config import check_config, scale_fractions, split_fractions
+from songvec.datasets import run_objectives
+from songvec.export import FORMATS as EXPORT_FORMATS
 from songvec.objectives import Objective
 from songvec.sequences import track_id_bound
 
-check_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+DATASET = check_config(
+    config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+)
 
-RESULTS = "results"
+# Each dataset's outputs (and HPO studies) live apart: switching `dataset:` and back reuses what was done.
+RESULTS = f"results/{DATASET.name}"
 PAPER_RESULTS = str(Path(workflow.basedir) / "workflow" / "resources" / "paper_results.yaml")
 SEED = config["seed"]
-STUDIES = {Objective.parse(name).study_name: name for name in config["hpo"]["objectives"]}
+# What the data cannot compute (no genres, no artists) is left out of the paper's default objectives.
+OBJECTIVES, LEFT_OUT = run_objectives(config["hpo"]["objectives"], DATASET)
+STUDIES = {Objective.parse(name).study_name: name for name in OBJECTIVES}
 PARETO_STUDY = "Pareto-HitRate-VRCGenre"
 SPLIT = split_fractions(config)
 SCALE_FRACTIONS = scale_fractions(config)
 SCALE_STUDIES = [f"HitRate-sample{fraction:g}" for fraction in SCALE_FRACTIONS]
 # Fig. 1: HPO trials spread over the VRC range, retrained (songvec.coherence_spaces)
 COHERENCE_SPACES = [f"space-{i}" for i in range(1, config["analyses"]["coherence_spaces"] + 1)]
-PARETO = [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] else []
+PARETO = [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] and DATASET.has("genres") else []
+if DATASET.missing:
+    left_out = LEFT_OUT + (
+        [PARETO_STUDY] if config["hpo"]["pareto"]["enabled"] and not PARETO else []
+    )
+    logger.warning(
+        f"{DATASET.name}: {'; '.join(DATASET.missing.values())}: left out: {', '.join(left_out) or 'nothing'}"
+    )
 TABLE4_SETTINGS = ["default"] + list(STUDIES)
 FIRST_SEED = config["final"]["seeds"][0]
-POPULARITY_SETTING = Objective.parse(config["analyses"]["popularity"]["optimized"]).study_name
+POPULARITY_OBJECTIVE = next(
+    (name for name in OBJECTIVES if name == config["analyses"]["popularity"]["optimized"]),
+    "HitRate",
+)
+POPULARITY_SETTING = Objective.parse(POPULARITY_OBJECTIVE).study_name
 LFM1B_ARCHIVES = ["LFM-1b.zip", "LFM-1b_UGP.zip"]
 # Word2Vec holds two float32 matrices of V songs x d plus ~400 B per song (vocabulary, lookups, token
 # strings); HPO trials draw d up to the search space's maximum.
@@ -54,15 +74,6 @@ def names_pattern(names):
     return "|".join(re.escape(name) for name in names)
 
 
-def dataset_label():
-    """Name of the dataset in tables: demo-<size>, LFM-1b, or the folder's name."""
-    if config["dataset"] == "demo":
-        return f"demo-{config['demo']['size']}"
-    if config["dataset"] == "folder":
-        return Path(config["folder"]["path"]).name
-    return "LFM-1b"
-
-
 def raw_dir():
     """Folder holding the LFM-1b-format files of the configured dataset."""
     if config["dataset"] == "demo":
@@ -76,12 +87,49 @@ def raw_file(name):
     return f"{raw_dir()}/{name}"
 
 
-def genre_files(wildcards):
+def events_input():
+    """The ingest's input: the events table, or the LFM-1b-format events file."""
+    if config["dataset"] == "events":
+        return config["events"]["path"]
+    return raw_file("LFM-1b_LEs.txt")
+
+
+def events_options():
+    """The events-table settings the ingest depends on (None for LFM-1b files: other datasets' settings
+    must not rerun this dataset's jobs)."""
+    if config["dataset"] != "events":
+        return None
+    return {key: config["events"][key] for key in ("columns", "ids")}
+
+
+def label_files(wildcards):
+    """Inputs of map_genres besides the sequences: LFM-1b's artist and genre files where the data has
+    them, or an events table's genres (the ingest's data/table/) and artist names."""
+    if config["dataset"] == "events":
+        names = config["events"]["artist_names"]
+        return {"table": f"{RESULTS}/data/table"} | ({"artist_names": names} if names else {})
+    if not DATASET.has("genres"):
+        return {}
     source = config["genres"]["source"]
     return {
+        "artists": raw_file("LFM-1b_artists.txt"),
         "artist_genres": raw_file(f"LFM-1b_artist_genres_{source}.txt"),
         "genre_names": raw_file(f"genres_{source}.txt"),
     }
+
+
+def name_files(wildcards):
+    """Inputs of track_catalogue besides the track labels: where the names of songs are, if anywhere."""
+    if config["dataset"] == "events":
+        names = config["events"]["track_names"]
+        return {"table": f"{RESULTS}/data/table"} | ({"track_names": names} if names else {})
+    # a folder the user gave (not one a rule fills) may lack the names
+    given = config["dataset"] == "folder" or (
+        config["dataset"] == "lfm1b" and config["lfm1b"]["folder"]
+    )
+    if given and not os.path.isfile(raw_file("LFM-1b_tracks.txt")):
+        return {}
+    return {"track_names": raw_file("LFM-1b_tracks.txt")}
 
 
 def lfm1b_archive(name):
@@ -98,6 +146,11 @@ def study_storage(study):
     if url == "journal":
         return f"journal:{RESULTS}/hpo/{study}/study.journal"
     return url
+
+
+def study_name(study):
+    """Name of a study in its storage: one file per study needs none, a shared database is keyed by dataset."""
+    return study if config["hpo"]["storage"] in ("sqlite", "journal") else f"{DATASET.name}/{study}"
 
 
 def study_seed(study):
@@ -176,11 +229,20 @@ def all_targets():
         f"{RESULTS}/tables/table5.md",
         f"{RESULTS}/tables/table6.md",
         f"{RESULTS}/figures/popularity.png",
-        f"{RESULTS}/figures/coherence_vs_vrc.png",
         f"{RESULTS}/figures/play_rate.png",
-        f"{RESULTS}/figures/tradeoff.png",
         f"{RESULTS}/versions.json",
     ]
+    targets += expand(
+        f"{RESULTS}/vectors/{{setting}}{{suffix}}",
+        setting=TABLE4_SETTINGS,
+        suffix=EXPORT_FORMATS.values(),
+    )
+    if DATASET.has("genres") and DATASET.has(
+        "artists"
+    ):  # Fig. 1's panels: genre and artist coherence
+        targets.append(f"{RESULTS}/figures/coherence_vs_vrc.png")
+    if DATASET.has("genres"):  # every trial in the HitRate x VRC-genre plane
+        targets.append(f"{RESULTS}/figures/tradeoff.png")
     return targets
 
 
@@ -220,3 +282,19 @@ def job_mem_mb(mb, attempt=1):
             "also grow with the vocabulary and hpo.search_space.vector_size.high)."
         )
     return mb * attempt if limit is None else min(mb * attempt, limit)
+
+
+def input_size_mem_mb(fixed_mb, bytes_per_input_byte):
+    """resources.mem_mb of a job that loads its input files whole: fixed_mb + bytes_per_input_byte per byte
+    of its input files (folders not counted), x attempt (see job_mem_mb)."""
+
+    def mem_mb(wildcards, input, attempt):
+        files = [path for path in input if not os.path.isdir(path)]
+        for path in files:
+            if not os.path.exists(path):
+                # Snakemake takes this as "to be determined": asked again once the input exists
+                raise FileNotFoundError(errno.ENOENT, "input not created yet", path)
+        size = sum(os.path.getsize(path) for path in files)
+        return job_mem_mb(int(fixed_mb + bytes_per_input_byte * size / 2**20), attempt)
+
+    return mem_mb

@@ -1,4 +1,5 @@
-# Data stage: raw LFM-1b-format files -> per-user sequences -> track genres, 98/1/1 split, Table 2.
+# Data stage: raw LFM-1b-format files or an events table -> per-user (or per-playlist) sequences -> track
+# genres, the track catalogue, 98/1/1 split, Table 2.
 
 
 rule generate_demo:
@@ -74,12 +75,15 @@ rule extract_lfm1b:
 
 rule ingest_events:
     input:
-        events=raw_file("LFM-1b_LEs.txt"),
+        events=events_input(),
     output:
         sequences=f"{RESULTS}/data/sequences.parquet",
         summary=f"{RESULTS}/data/ingest_summary.json",
+        table=directory(f"{RESULTS}/data/table"),
     params:
         options=config["ingest"],
+        dataset=config["dataset"],
+        events=events_options(),
         seed=SEED,
     log:
         f"{RESULTS}/logs/ingest_events.log",
@@ -96,9 +100,8 @@ rule ingest_events:
 
 rule map_genres:
     input:
-        unpack(genre_files),
+        unpack(label_files),
         sequences=f"{RESULTS}/data/sequences.parquet",
-        artists=raw_file("LFM-1b_artists.txt"),
     output:
         genres=f"{RESULTS}/data/track_genres.parquet",
         summary=f"{RESULTS}/data/genre_summary.json",
@@ -115,6 +118,25 @@ rule map_genres:
         "../../envs/data.yaml"
     script:
         "../../scripts/map_genres.py"
+
+
+rule track_catalogue:
+    input:
+        unpack(name_files),
+        genres=f"{RESULTS}/data/track_genres.parquet",
+    output:
+        tracks=f"{RESULTS}/data/tracks.parquet",
+    log:
+        f"{RESULTS}/logs/track_catalogue.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/track_catalogue.tsv"
+    threads: 1
+    resources:
+        mem_mb=input_size_mem_mb(800, bytes_per_input_byte=6),
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../../scripts/track_catalogue.py"
 
 
 rule split_sequences:
@@ -160,7 +182,8 @@ rule dataset_statistics:
         ),
     params:
         batch_events=config["streaming"]["batch_events"],
-        dataset=dataset_label(),
+        dataset=DATASET.label,
+        sequence_unit=DATASET.sequence_unit,
         fractions=SPLIT,
     log:
         f"{RESULTS}/logs/dataset_statistics.log",

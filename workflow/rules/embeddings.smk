@@ -1,4 +1,5 @@
-# Embedding stage: what models train on, what they are evaluated on, the models and their metrics.
+# Embedding stage: what models train on, what they are evaluated on, the models, their metrics, and the
+# final vectors exported for use outside the workflow.
 
 
 rule prepare_evaluation:
@@ -140,3 +141,22 @@ rule evaluate_model:
         "../../envs/embeddings.yaml"
     script:
         "../../scripts/evaluate_model.py"
+
+
+rule export_vectors:
+    input:
+        vectors=f"{RESULTS}/models/{{setting}}/seed-{FIRST_SEED}/vectors.kv",
+        tracks=f"{RESULTS}/data/tracks.parquet",
+    output:
+        **{fmt: f"{RESULTS}/vectors/{{setting}}{suffix}" for fmt, suffix in EXPORT_FORMATS.items()},
+    log:
+        f"{RESULTS}/logs/export_vectors/{{setting}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/export_vectors/{{setting}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=input_size_mem_mb(600, bytes_per_input_byte=4),
+    conda:
+        "../../envs/embeddings.yaml"
+    script:
+        "../../scripts/export_vectors.py"

@@ -15,6 +15,7 @@ rule hpo_worker:
     params:
         batch_events=config["streaming"]["batch_events"],
         storage=lambda wildcards: study_storage(wildcards.study),
+        study_name=lambda wildcards: study_name(wildcards.study),
         objective=lambda wildcards: study_objective(wildcards.study),
         hpo=config["hpo"],
         word2vec=config["word2vec"],
@@ -49,6 +50,7 @@ rule hpo_summary:
         summary=f"{RESULTS}/hpo/{{study}}/summary.json",
     params:
         storage=lambda wildcards: study_storage(wildcards.study),
+        study_name=lambda wildcards: study_name(wildcards.study),
     log:
         f"{RESULTS}/logs/hpo/{{study}}/summary.log",
     benchmark:

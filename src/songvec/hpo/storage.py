@@ -162,6 +162,20 @@ def open_storage(url: str, *, heartbeat_interval: int = 60,
     raise AssertionError("unreachable")
 
 
+def storage_location(url: str, study_name: str) -> str:
+    """What to delete to start study ``study_name`` over: the folder of its SQLite or journal file, or the
+    study in a shared database (the URL shown without its password)."""
+    if url.startswith("journal:"):
+        return f"the folder {Path(url[len('journal:'):]).parent}/"
+    import sqlalchemy
+
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return f"the folder {Path(parsed.database).parent}/"
+    shown = parsed.render_as_string(hide_password=True)
+    return f"the study {study_name!r} from {shown} (optuna delete-study --study-name '{study_name}' --storage URL)"
+
+
 def load_study(study_name: str, storage_url: str) -> optuna.Study:
     """Load an existing study (for summaries and plots) from a URL accepted by :func:`open_storage`."""
     return optuna.load_study(study_name=study_name, storage=open_storage(storage_url))

@@ -25,7 +25,7 @@ from songvec.hpo.recovery import fail_abandoned_trials
 from songvec.hpo.reporting import progress_line
 from songvec.hpo.sampling import SAMPLERS, Violation, WorkerSampler, sampler_settings
 from songvec.hpo.space import PAPER_SEARCH_SPACE, SearchSpace
-from songvec.hpo.storage import fail_stale_trials, open_storage
+from songvec.hpo.storage import fail_stale_trials, open_storage, storage_location
 from songvec.hpo.trials import DEFAULT_CONFIG_ATTR, FEASIBILITY_CONSTRAINT, counts_toward_budget, stop_reason
 from songvec.objectives import Metrics, Objective, as_objective
 from songvec.time_budget import TrialInfeasible
@@ -186,7 +186,8 @@ def _run_worker(study_name: str, storage_url: str, objectives: list[Objective], 
     _check_study_definition(probe, {"objectives": [o.name for o in objectives],
                                     "search_space": settings.space.to_dict(), "default_metrics": default_metrics,
                                     "evaluation_definition": settings.evaluation_definition,
-                                    "sampler_definition": settings.sampler_definition})
+                                    "sampler_definition": settings.sampler_definition},
+                            storage_location(storage_url, study_name))
     fail_abandoned_trials(probe, settings.worker_index, storage.grace_period, logger)
     n_stored = len(probe.get_trials(deepcopy=False))
     worker_label = f"{socket.gethostname()}:{os.getpid()}#{settings.worker_index}"
@@ -291,14 +292,37 @@ def _enqueue_default(study: optuna.Study, space: SearchSpace, logger: logging.Lo
                 space.default_params())
 
 
-def _check_study_definition(study: optuna.Study, expected: dict[str, Any]) -> None:
-    """Record the study's definition on first use; refuse to resume with a different one."""
+def _check_study_definition(study: optuna.Study, expected: dict[str, Any], location: str) -> None:
+    """Record the study's definition on first use; refuse to resume with a different one, in one line
+    naming the first setting that changed and ``location`` (:func:`songvec.hpo.storage.storage_location`)."""
     stored = study.user_attrs
+    changed = []
     for key, value in expected.items():
         if key not in stored:
             study.set_user_attr(key, value)
-        elif json.dumps(stored[key], sort_keys=True) != json.dumps(value, sort_keys=True):
-            raise ValueError(f"study {study.study_name!r} was created with {key}={stored[key]!r}; "
-                             f"this worker has {key}={value!r}. Its completed trials do not fit the new "
-                             f"definition: delete the study's storage to start it over, or use another "
-                             f"study name.")
+        else:
+            changed += _differences(stored[key], json.loads(json.dumps(value)), key)
+    if changed:
+        key, before, now = changed[0]
+        more = f" (and {len(changed) - 1} more setting{'s' * (len(changed) > 2)})" if len(changed) > 1 else ""
+        why = " (the default configuration's validation metrics: the data, split or training differ)" \
+            if key.startswith("default_metrics") else ""
+        raise ValueError(f"study {study.study_name!r} was created with {key}={_short(before)}, this worker has "
+                         f"{_short(now)}{why}{more}; its trials do not fit the new settings: delete {location} to "
+                         f"start it over, or undo the change")
+
+
+def _differences(before: Any, now: Any, key: str) -> list[tuple[str, Any, Any]]:
+    """``(dotted key, before, now)`` of every leaf where two JSON values differ, in sorted key order."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        return [difference for name in sorted(set(before) | set(now), key=str)
+                for difference in _differences(before.get(name, _ABSENT), now.get(name, _ABSENT), f"{key}.{name}")]
+    return [] if json.dumps(before, sort_keys=True) == json.dumps(now, sort_keys=True) else [(key, before, now)]
+
+
+_ABSENT = "(absent)"
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = value if value is _ABSENT else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
