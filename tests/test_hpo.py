@@ -670,7 +670,7 @@ def run_to_end(tmp_path, **cfg) -> None:
 
 
 @pytest.mark.parametrize("sampler, sampler_settings, constrained", [
-    ("tpe", {}, False), ("tpe", {}, True), pytest.param("gp", {}, True, marks=NEEDS_TORCH),
+    ("tpe", {}, False), ("tpe", {}, True), pytest.param("gp", {}, True, marks=NEEDS_TORCH), ("random", {}, True),
     ("nsga2", {"population_size": 2}, True)])
 def test_killed_and_restarted_worker_proposes_what_an_uninterrupted_one_does(tmp_path, store, sampler,
                                                                              sampler_settings, constrained):
@@ -731,7 +731,7 @@ def test_restart_fails_unclaimed_trials_but_not_other_workers_trials(store):
 
 @pytest.mark.parametrize("scheme, sampler, sampler_settings", [
     ("sqlite", "tpe", {}), ("journal", "tpe", {}), pytest.param("journal", "gp", {}, marks=NEEDS_TORCH),
-    ("journal", "nsga2", {"population_size": 2})])
+    ("journal", "random", {}), ("journal", "nsga2", {"population_size": 2})])
 def test_two_worker_processes_share_one_study(tmp_path, store, scheme, sampler, sampler_settings):
     url = f"sqlite:///{store}/hpo.db" if scheme == "sqlite" else journal(store)
     go, max_trials, n_workers = tmp_path / "go", 6, 2
