@@ -374,8 +374,9 @@ def main() -> None:
     parser.add_argument("--figure", type=Path, default=REPO / "docs" / "samplers.png")
     parser.add_argument("--table", type=Path, default=REPO / "docs" / "samplers.md")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
-    parser.add_argument("--report-from", type=Path, help="a samplers.json of an earlier (or interrupted) run: "
-                        "write its table and figure without measuring")
+    parser.add_argument("--report-from", type=Path, nargs="+",
+                        help="samplers.json of earlier (or interrupted) runs, e.g. of other --seed values run in "
+                        "parallel: write their joint table and figure without measuring")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for name in ("songvec", "optuna", "gensim"):
@@ -385,7 +386,7 @@ def main() -> None:
         as_objective(objective)
 
     if args.report_from:
-        saved = atomic.read_json(args.report_from)
+        saved = joined([atomic.read_json(path) for path in args.report_from])
     else:
         saved = measure(args)
     runs, objectives = saved["runs"], [o for o in args.objectives if any(r["objective"] == o for r in saved["runs"])]
@@ -430,15 +431,38 @@ def measure(args) -> dict:
     return saved
 
 
+def joined(saves: list[dict]) -> dict:
+    """Several runs' raw results as one: repeats renumbered in the order of their sampler seeds (which must
+    differ), trainings and CPU seconds summed (each run trained its own configurations), the cost-model check
+    of each run kept apart (their raw points are not saved, so they cannot be pooled)."""
+    runs = [run for saved in saves for run in saved["runs"]]
+    seeds = sorted({run["seed"] for run in runs})
+    for setup_objective in {(run["setup"], run["objective"]) for run in runs}:
+        of_it = [run["seed"] for run in runs if (run["setup"], run["objective"]) == setup_objective]
+        if len(of_it) != len(set(of_it)):
+            raise SystemExit(f"--report-from: set-up {setup_objective[0]} / {setup_objective[1]} has a sampler seed "
+                             f"twice ({sorted(of_it)}): join runs of different --seed values only")
+    args = {key: value for key, value in saves[0]["args"].items() if key != "seed"}
+    if any(saved["args"]["max_trials"] != args["max_trials"] for saved in saves):
+        raise SystemExit("--report-from: the runs have different --max-trials")
+    return {"args": args, "seeds": seeds, "parallel": [p for saved in saves for p in saved["parallel"]],
+            "runs": [{**run, "repeat": seeds.index(run["seed"])} for run in runs],
+            "cost_model": [check for saved in saves for check in np.atleast_1d(saved["cost_model"]).tolist()],
+            "trainings": sum(saved["trainings"] for saved in saves),
+            "training_cpu_seconds": sum(saved["training_cpu_seconds"] for saved in saves)}
+
+
 def report_header(saved: dict) -> str:
-    runs, check = saved["runs"], saved["cost_model"]
+    runs, checks = saved["runs"], np.atleast_1d(saved["cost_model"]).tolist()
     repeats = len({r["repeat"] for r in runs})
-    return (f"{repeats} studies per set-up and objective (sampler seeds {saved['args']['seed']} + repeat), "
+    seeds = saved.get("seeds") or sorted({r["seed"] for r in runs})
+    lines = [f"Cost model over the {check['n']} configurations trained: R² {check['r2']:.3f} of predicted against "
+             f"measured train() CPU seconds, worst ratio {check['worst_ratio']:.2f}, median ratio "
+             f"{check['median_ratio']:.2f}, {100 * check['share_within_1.25']:.0f}% within 1.25x." for check in checks]
+    return (f"{repeats} studies per set-up and objective (sampler seeds {', '.join(map(str, seeds))}), "
             f"{saved['args']['max_trials']} evaluated trials each, one worker, time_measure: model; "
-            f"{saved['trainings']} distinct configurations trained ({saved['training_cpu_seconds']:.0f} CPU s).\n\n"
-            f"Cost model over the {check['n']} configurations trained: R² {check['r2']:.3f} of predicted against "
-            f"measured train() CPU seconds, worst ratio {check['worst_ratio']:.2f}, median ratio "
-            f"{check['median_ratio']:.2f}, {100 * check['share_within_1.25']:.0f}% within 1.25x.")
+            f"{saved['trainings']} configurations trained ({saved['training_cpu_seconds']:.0f} CPU s"
+            f"{', over ' + str(len(checks)) + ' runs' if len(checks) > 1 else ''}).\n\n" + "\n".join(lines))
 
 if __name__ == "__main__":
     main()
