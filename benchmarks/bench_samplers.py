@@ -431,6 +431,12 @@ def measure(args) -> dict:
     return saved
 
 
+def cost_model_checks(saved: dict) -> list[dict]:
+    """The cost-model checks of a run's raw results: one dict as measured, a list once runs are joined."""
+    checks = saved["cost_model"]
+    return checks if isinstance(checks, list) else [checks]
+
+
 def joined(saves: list[dict]) -> dict:
     """Several runs' raw results as one: repeats renumbered in the order of their sampler seeds (which must
     differ), trainings and CPU seconds summed (each run trained its own configurations), the cost-model check
@@ -447,13 +453,13 @@ def joined(saves: list[dict]) -> dict:
         raise SystemExit("--report-from: the runs have different --max-trials")
     return {"args": args, "seeds": seeds, "parallel": [p for saved in saves for p in saved["parallel"]],
             "runs": [{**run, "repeat": seeds.index(run["seed"])} for run in runs],
-            "cost_model": [check for saved in saves for check in np.atleast_1d(saved["cost_model"]).tolist()],
+            "cost_model": [check for saved in saves for check in cost_model_checks(saved)],
             "trainings": sum(saved["trainings"] for saved in saves),
             "training_cpu_seconds": sum(saved["training_cpu_seconds"] for saved in saves)}
 
 
 def report_header(saved: dict) -> str:
-    runs, checks = saved["runs"], np.atleast_1d(saved["cost_model"]).tolist()
+    runs, checks = saved["runs"], cost_model_checks(saved)
     repeats = len({r["repeat"] for r in runs})
     seeds = saved.get("seeds") or sorted({r["seed"] for r in runs})
     lines = [f"Cost model over the {check['n']} configurations trained: R² {check['r2']:.3f} of predicted against "
