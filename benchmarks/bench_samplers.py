@@ -238,6 +238,9 @@ def reach(rows, target: float, key: str):
 
 
 def table(runs, objectives, setups) -> tuple[str, dict]:
+    """Per objective and set-up: how soon the repeats reach 95% of the best value any run found. A run that
+    never reaches it is left out of the "to reach it" means and counted as max_trials + 1 in the "every
+    run" mean, which is then a lower bound of the set-up's true mean (its runs were stopped, not finished)."""
     lines, targets = [], {}
     for objective in objectives:
         mine = [r for r in runs if r["objective"] == objective]
@@ -246,10 +249,10 @@ def table(runs, objectives, setups) -> tuple[str, dict]:
         targets[objective] = target = TARGET_SHARE * best
         lines += [f"**{objective}** (validation): best of any run {best:.5g}, target 95% = {target:.5g}, "
                   f"the default configuration {default:.5g}", "",
-                  "| set-up | runs reaching the target | evaluated trials to reach it | CPU seconds to reach it "
-                  "| final best | draws rejected per study | random fallbacks per study "
-                  "| infeasible trials per study |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| set-up | runs reaching the target | evaluated trials to reach it | evaluated trials, every run "
+                  "(never = max + 1) | CPU seconds to reach it | final best | draws rejected per study "
+                  "| random fallbacks per study | infeasible trials per study |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for setup in setups:
             group = [r for r in mine if r["setup"] == setup]
             trials = [reach(r["trials"], target, "trials") for r in group]
@@ -264,8 +267,10 @@ def table(runs, objectives, setups) -> tuple[str, dict]:
                 return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]" if len(values) > 1 else \
                     f"{mean:.{digits}f}"
 
+            censored = [len(r["trials"]) + 1 if t is None else t for r, t in zip(group, trials)]
             finals = [r["trials"][-1]["best"] for r in group]
-            lines.append(f"| {setup} | {len(reached)}/{len(group)} | {fmt(trials, 1)} | {fmt(cpu, 0)} | "
+            lines.append(f"| {setup} | {len(reached)}/{len(group)} | {fmt(trials, 1)} | {fmt(censored, 1)} | "
+                         f"{fmt(cpu, 0)} | "
                          f"{fmt(finals, 4)} | {np.mean([r['n_rejected_draws'] for r in group]):.0f} | "
                          f"{np.mean([r['n_random_fallback'] for r in group]):.1f} | "
                          f"{np.mean([r['n_infeasible'] for r in group]):.1f} |")
@@ -377,6 +382,9 @@ def main() -> None:
     parser.add_argument("--report-from", type=Path, nargs="+",
                         help="samplers.json of earlier (or interrupted) runs, e.g. of other --seed values run in "
                         "parallel: write their joint table and figure without measuring")
+    parser.add_argument("--parallel-only", action="store_true",
+                        help="with --report-from: measure part 2 alone, with the 95%% targets of those runs, and "
+                        "save the joined runs with it to --out (part 2 needs a quiet machine, part 1 does not)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for name in ("songvec", "optuna", "gensim"):
@@ -385,8 +393,12 @@ def main() -> None:
     for objective in args.objectives:
         as_objective(objective)
 
+    if args.parallel_only and not (args.report_from and args.parallel_max_trials > 0):
+        parser.error("--parallel-only needs --report-from and --parallel-max-trials > 0")
     if args.report_from:
         saved = joined([atomic.read_json(path) for path in args.report_from])
+        if args.parallel_only:
+            saved = measure_parallel(args, saved)
     else:
         saved = measure(args)
     runs, objectives = saved["runs"], [o for o in args.objectives if any(r["objective"] == o for r in saved["runs"])]
@@ -428,6 +440,19 @@ def measure(args) -> dict:
         _, targets = table(runs, args.objectives, args.setups)
         saved["parallel"] = run_parallel(args, config, *loaded, targets)
         atomic.write_json(args.out / "samplers.json", saved)
+    return saved
+
+
+def measure_parallel(args, saved: dict) -> dict:
+    """Part 2 alone, its targets from part-1 runs measured earlier; saved with them to ``--out``."""
+    config = yaml.safe_load(args.config.read_text())
+    dataset = check_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    loaded = load(args.results or REPO / "results" / dataset.name, config)
+    _, targets = table(saved["runs"], args.objectives, args.setups)
+    saved = {**saved, "args": {**saved["args"], "parallel_max_trials": str(args.parallel_max_trials)},
+             "parallel": run_parallel(args, config, *loaded, targets)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(args.out / "samplers.json", saved)
     return saved
 
 
