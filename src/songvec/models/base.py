@@ -1,0 +1,203 @@
+"""What every model shares: the interface, the vocabulary, the trained result and the budget clock.
+
+A :class:`Model` turns the training sequences (a :class:`~songvec.training.TokenChunks`: the sequences,
+re-read on every pass, with their songs counted once) and its hyper-parameters into song vectors (an
+*embedding*, :class:`~songvec.training.TrainedModel`) or into a ranking of next songs for a query song (a
+*ranking* baseline, :class:`~songvec.models.baselines.TrainedRanking`), each with a training record. The
+evaluation, the HPO engine, the time budget and the tables only go through this interface.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from gensim.models import KeyedVectors
+
+from songvec import cooccurrence
+from songvec.time_budget import CLOCKS, OverTimeBudget
+from songvec.training import TokenChunks, TrainedModel
+
+KINDS = ("embedding", "ranking")
+"""``embedding``: song vectors, evaluated on every metric; ``ranking``: a baseline that ranks next songs for
+a query, evaluated on HitRate and NDCG only."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """One model behind the common interface.
+
+    Attributes:
+        name: its name in config ``models``.
+        kind: one of :data:`KINDS`.
+        params: frozen dataclass of the hyper-parameters a study tunes (its fields are the search space's
+            names; all have defaults).
+        settings: frozen dataclass of the fixed settings, with a classmethod ``from_config(section, seed,
+            workers)``.
+        train: ``train(corpus, params, settings, *, budget_seconds=None, clock="cpu", logger=None)`` ->
+            the trained model (``TrainedModel`` or ``TrainedRanking``), raising
+            :class:`~songvec.time_budget.OverTimeBudget` when its training is projected past
+            ``budget_seconds`` on ``clock``.
+        cost: ``cost(params, settings, statistics)`` -> the predicted cost of a training, in the model's
+            own unit (only ratios between configurations of one model are used: :mod:`songvec.time_budget`);
+            ``statistics`` are :meth:`statistics`' of the training corpus.
+        statistics: ``statistics(corpus, settings, largest)`` -> what :attr:`cost` needs to know of the
+            corpus (e.g. the co-occurring pairs per window), computed once per study worker; ``largest``:
+            hyper-parameter -> the largest value the study can ask for.
+        summary: one line for the README's model table.
+        cooccurrence: its training holds a co-occurrence matrix of the songs within its window (memory:
+            :mod:`songvec.cooccurrence`).
+    """
+
+    name: str
+    kind: str
+    params: type
+    settings: type
+    train: Callable[..., Any]
+    cost: Callable[[Any, Any, Mapping[str, Any]], float]
+    statistics: Callable[[TokenChunks, Any, Mapping[str, float]], Mapping[str, Any]]
+    summary: str
+    cooccurrence: bool = False
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"model {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(field.name for field in dataclasses.fields(self.params))
+
+    def parse_params(self, values: Mapping[str, Any], where: str = "parameters") -> Any:
+        """``values`` as :attr:`params`; ValueError naming unknown or invalid ones (``where``: e.g. a config key)."""
+        unknown = sorted(set(values) - set(self.param_names))
+        if unknown:
+            raise ValueError(f"{where}: {self.name} has no hyper-parameter {', '.join(map(repr, unknown))} "
+                             f"(its hyper-parameters: {', '.join(self.param_names) or 'none'})")
+        try:
+            return self.params(**values)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{where}: {error}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Vocabulary:
+    """The songs a model gives a vector or a ranking: every song of the training sequences.
+
+    Attributes:
+        track_ids: (V,) int64, by decreasing plays (ties in order of first play), as gensim orders its
+            vocabulary; row ``i`` of a model's vectors is track ``track_ids[i]``.
+        counts: (V,) int64 plays of each.
+        rows_of: lookup ``rows_of[track_id]`` = row, -1 for a track not in the vocabulary.
+        artists: (V,) int64 artist of each song (its first play's; -1 unknown).
+    """
+
+    track_ids: np.ndarray
+    counts: np.ndarray
+    rows_of: np.ndarray
+    artists: np.ndarray
+
+    @classmethod
+    def of(cls, corpus: TokenChunks, with_artists: bool = False) -> "Vocabulary":
+        """The vocabulary of ``corpus`` (songs counted by its vocabulary pass); ``with_artists`` reads the
+        sequences once more for each song's artist (else -1)."""
+        order = np.argsort(-corpus.song_counts, kind="stable")
+        track_ids, counts = corpus.song_ids[order], corpus.song_counts[order]
+        rows_of = np.full(int(track_ids.max()) + 1 if len(track_ids) else 0, -1, dtype=np.int64)
+        rows_of[track_ids] = np.arange(len(track_ids))
+        artists = np.full(len(track_ids), -1, dtype=np.int64)
+        if with_artists:
+            seen = np.zeros(len(track_ids), dtype=bool)
+            for batch in corpus.source:
+                rows = rows_of[batch.tracks]
+                first, where = np.unique(rows, return_index=True)
+                new = ~seen[first]
+                artists[first[new]] = batch.artists[where[new]]
+                seen[first] = True
+        return cls(track_ids, counts, rows_of, artists)
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+
+def no_statistics(corpus: TokenChunks, settings, largest: Mapping[str, float]) -> dict[str, Any]:
+    """The statistics of a model whose cost needs none."""
+    return {}
+
+
+def cooccurrence_statistics(corpus: TokenChunks, settings, largest: Mapping[str, float]) -> dict[str, Any]:
+    """``tokens``, ``songs`` and ``pairs_by_window`` (:func:`songvec.cooccurrence.pairs_by_window` up to the
+    largest window the study can ask for) of the corpus: what the costs of co-occurrence models need."""
+    vocabulary = Vocabulary.of(corpus)
+    pairs = cooccurrence.pairs_by_window(corpus.source, vocabulary.rows_of, len(vocabulary), int(largest["window"]))
+    return {"tokens": corpus.n_tokens, "songs": len(vocabulary), "pairs_by_window": pairs}
+
+
+def window_entries(statistics: Mapping[str, Any], window: int) -> int:
+    """Non-zero entries of the co-occurrence matrix of ``window`` (:func:`cooccurrence_statistics`)."""
+    pairs = statistics["pairs_by_window"]
+    return pairs[min(int(window), len(pairs)) - 1]
+
+
+def keyed_vectors(track_ids: np.ndarray, vectors: np.ndarray) -> KeyedVectors:
+    """gensim ``KeyedVectors`` of (V, d) ``vectors`` keyed by ``str(track_id)``, in row order, float32 (the
+    workflow's vector files: :func:`songvec.training.save_model`)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    wv = KeyedVectors(vectors.shape[1], dtype=np.float32)
+    wv.add_vectors([str(t) for t in np.asarray(track_ids).tolist()], vectors)
+    return wv
+
+
+class TrainingClock:
+    """The time of one training (models other than Word2Vec, whose budget lives in :mod:`songvec.training`):
+    wall and CPU seconds since the start, and the budget held on ``clock``.
+
+    :meth:`check` projects the whole training from the share done so far (``done`` of ``total`` steps after
+    ``fixed_seconds`` spent before the first step) and raises :class:`OverTimeBudget` when the projection
+    passes ``budget_seconds`` (None: no budget).
+    """
+
+    def __init__(self, budget_seconds: float | None = None, clock: str = "cpu"):
+        if clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {sorted(CLOCKS)}, got {clock!r}")
+        self.budget_seconds, self.clock = budget_seconds, CLOCKS[clock]
+        self.start_wall, self.start_cpu = time.perf_counter(), time.process_time()
+        self.start = self.clock.now()
+
+    def elapsed(self) -> float:
+        """Seconds on the budget's clock since the start."""
+        return self.clock.now() - self.start
+
+    def check(self, done: int, total: int, fixed_seconds: float = 0.0) -> None:
+        if self.budget_seconds is None or done <= 0:
+            return
+        elapsed = self.elapsed()
+        projected = fixed_seconds + (elapsed - fixed_seconds) / done * total
+        if projected > self.budget_seconds:
+            raise OverTimeBudget(projected, self.budget_seconds, elapsed, done)
+
+    def record(self) -> dict[str, Any]:
+        """The training record's timing fields (those of :func:`songvec.training.train_word2vec`)."""
+        return {"train_seconds": time.perf_counter() - self.start_wall,
+                "train_cpu_seconds": time.process_time() - self.start_cpu,
+                "time_budget_seconds": self.budget_seconds, "budget_clock": self.clock.name}
+
+
+def embedding_record(params, settings, corpus: TokenChunks, vocabulary: Vocabulary, clock: TrainingClock,
+                     **extra) -> dict[str, Any]:
+    """The training record of an embedding or ranking model other than Word2Vec (same core fields)."""
+    return {"params": dataclasses.asdict(params), "settings": dataclasses.asdict(settings),
+            "n_sequences": corpus.n_sequences, "n_events": corpus.n_tokens, "n_songs": len(corpus.song_ids),
+            "vocabulary_size": len(vocabulary), **extra, **clock.record()}
+
+
+def trained_embedding(vocabulary: Vocabulary, vectors: np.ndarray, record: dict) -> TrainedModel:
+    return TrainedModel(keyed_vectors(vocabulary.track_ids, vectors), record)
+
+
+def log_training(logger: logging.Logger, name: str, record: Mapping[str, Any]) -> None:
+    logger.info("%s trained in %.1fs (%.1f CPU s): %d songs, params %s", name, record["train_seconds"],
+                record["train_cpu_seconds"], record["vocabulary_size"], record["params"])
