@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import calinski_harabasz_score
 
-from songvec import evaluation
+from songvec.models import word2vec
 from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator, evaluate_embedding
 from songvec.atomic import write_parquet
 from songvec.sequences import Sequences, write_sequences
@@ -90,7 +90,7 @@ def test_a_configuration_predicted_far_over_budget_is_infeasible_without_trainin
     vectors, ids, data = space
     seqs = Sequences.from_events(np.repeat([1, 2], 30), np.tile(ids[:30], 2), np.zeros(60), np.arange(60))
     trained = []
-    monkeypatch.setattr(evaluation, "train_word2vec", lambda *a, **k: trained.append(a) or 1 / 0)
+    monkeypatch.setattr(word2vec, "train_word2vec", lambda *a, **k: trained.append(a) or 1 / 0)
     evaluate = configuration_evaluator(seqs, data, EvaluationSettings(k=5), TrainingSettings(epochs=1),
                                        TimeBudget(Word2VecParams(), 1.0, factor=1.25, prediction_margin=3.0))
     with pytest.raises(TrialInfeasible, match="predicted training time"):

@@ -109,16 +109,22 @@ def epochs_within_budget(params: Word2VecParams, reference: Word2VecParams, epoc
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     if not budget_factor > 0:
         raise ValueError(f"budget_factor must be > 0, got {budget_factor!r}")
-    affordable = math.floor(epochs * budget_factor / relative_cost(params, reference) + 1e-9)
-    return int(min(epochs, affordable))
+    return _affordable_epochs(relative_cost(params, reference), epochs, budget_factor)
+
+
+def _affordable_epochs(relative: float, epochs: int, budget_factor: float) -> int:
+    """Most epochs, at most ``epochs``, of a training ``relative`` x the reference's time per epoch that fit
+    in ``budget_factor`` x the reference's ``epochs``."""
+    return int(min(epochs, math.floor(epochs * budget_factor / relative + 1e-9)))
 
 
 @dataclasses.dataclass(frozen=True)
 class TrialPlan:
-    """How one configuration trains: ``epochs``, and ``budget_seconds`` to enforce on the budget's
-    clock while it trains (None: not held to the budget, as the reference configuration itself)."""
+    """How one configuration trains: ``epochs`` (None: a model whose epochs are not a setting the budget
+    may scale, :mod:`songvec.models`), and ``budget_seconds`` to enforce on the budget's clock while it
+    trains (None: not held to the budget, as the reference configuration itself)."""
 
-    epochs: int
+    epochs: int | None
     budget_seconds: float | None
 
 
@@ -132,14 +138,20 @@ class TimeBudget:
     :func:`epochs_within_budget` affords (infeasible when not even one). ``prediction_margin``: a
     configuration whose predicted time (:func:`relative_cost` x ``reference_seconds``, for the epochs
     it trains) exceeds margin x the budget is infeasible without training; None turns this off.
+
+    Another model than the reference's is held to the same budget (equal training cost, README "Models"):
+    ``relative`` then predicts a configuration's training time as a multiple of the reference's
+    (:func:`songvec.models.time_budget`), and ``reference`` is None: none of its configurations is the
+    reference.
     """
 
-    reference: Word2VecParams
+    reference: Word2VecParams | None
     reference_seconds: float
     factor: float = 1.25
     clock: str = "cpu"
     constraint: str = "reject"
     prediction_margin: float | None = None
+    relative: Callable[[Any], float] | None = None
 
     def __post_init__(self):
         if self.clock not in CLOCKS:
@@ -151,6 +163,8 @@ class TimeBudget:
                 raise ValueError(f"time budget {name} must be > 0, got {getattr(self, name)!r}")
         if self.prediction_margin is not None and not self.prediction_margin > 0:
             raise ValueError(f"prediction_margin must be > 0 or None, got {self.prediction_margin!r}")
+        if self.reference is None and self.relative is None:
+            raise ValueError("a time budget needs the reference configuration or a relative cost")
 
     @classmethod
     def from_config(cls, hpo: Mapping[str, Any], reference: Word2VecParams,
@@ -168,23 +182,28 @@ class TimeBudget:
         """The budget of one trial's training, in seconds on :attr:`clock`."""
         return self.factor * self.reference_seconds
 
-    def plan(self, params: Word2VecParams, epochs: int) -> TrialPlan:
-        """How ``params`` trains when the reference trains ``epochs`` epochs; raises
-        :class:`TrialInfeasible` when the cost model already rules it out."""
-        if params == self.reference:
+    def relative_time(self, params) -> float:
+        """Predicted training time of ``params`` (for the reference's epochs) / the reference's."""
+        return self.relative(params) if self.relative is not None else relative_cost(params, self.reference)
+
+    def plan(self, params, epochs: int | None) -> TrialPlan:
+        """How ``params`` trains when the reference trains ``epochs`` epochs (None: a model without
+        epochs to scale); raises :class:`TrialInfeasible` when the cost model already rules it out."""
+        if self.reference is not None and params == self.reference:
             return TrialPlan(epochs, None)
         budget = self.seconds
         factor = budget / self.reference_seconds
         trained = epochs
-        if self.constraint == "scale_epochs":
-            trained = epochs_within_budget(params, self.reference, epochs, factor)
+        if self.constraint == "scale_epochs" and epochs is not None:
+            trained = _affordable_epochs(self.relative_time(params), epochs, factor)
             if trained == 0:
-                cost = relative_cost(params, self.reference)
+                cost = self.relative_time(params)
                 raise TrialInfeasible(f"one epoch costs {cost:.3g} x the reference's, more than the budget of "
                                       f"{factor:.3g} x its {epochs} epochs",
                                       violation=cost / (epochs * budget / self.reference_seconds) - 1)
         if self.prediction_margin is not None:
-            predicted = relative_cost(params, self.reference) * self.reference_seconds * trained / epochs
+            share = 1.0 if epochs is None else trained / epochs
+            predicted = self.relative_time(params) * self.reference_seconds * share
             if predicted > self.prediction_margin * budget:
                 raise TrialInfeasible(f"predicted training time {predicted:.3g}s exceeds {self.prediction_margin:g} x "
                                       f"the budget of {budget:.3g}s",
