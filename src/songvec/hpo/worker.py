@@ -80,10 +80,28 @@ class WorkerSettings:
 
     @classmethod
     def from_config(cls, hpo: Mapping[str, Any], word2vec: Mapping[str, Any], evaluation: Mapping[str, Any], *,
-                    seed: int, worker_index: int, pareto: bool = False) -> "WorkerSettings":
+                    seed: int, worker_index: int, pareto: bool = False,
+                    model: Mapping[str, Any] | None = None) -> "WorkerSettings":
         """The settings of worker ``worker_index`` of a study seeded ``seed``, from the config sections
         ``hpo``, ``word2vec`` (the search space's defaults) and ``evaluation``; ``pareto``: the
-        multi-objective study (its own ``hpo.pareto.max_trials``)."""
+        multi-objective study (its own ``hpo.pareto.max_trials``). ``model``: a study of another model than
+        the paper's skip-gram, its options (:meth:`songvec.models.ModelOptions.as_dict`: name, defaults,
+        search space, settings), tuned with ``hpo.other_models``' trials."""
+        if model is not None:
+            other = hpo["other_models"]
+            space = {name: {**spec, "default": model["defaults"][name]}
+                     for name, spec in model["search_space"].items()}
+            return cls(
+                max_trials=other["max_trials"], space=SearchSpace.from_dict(space),
+                n_random_trials=other["random_trials"], patience=other["patience"], seed=seed,
+                worker_index=worker_index, enqueue_default=hpo["enqueue_default"],
+                heartbeat_interval=hpo["heartbeat_seconds"],
+                evaluation_definition={"model": {"name": model["name"], "defaults": model["defaults"],
+                                                 "settings": {k: v for k, v in model["settings"].items()
+                                                              if k != "workers"}},
+                                       "evaluation": evaluation,
+                                       "time": {k: hpo[k] for k in time_budget.CONFIG_KEYS}},
+            )
         space = {name: {**spec, "default": word2vec["defaults"][name]} for name, spec in hpo["search_space"].items()}
         return cls(
             max_trials=hpo["pareto"]["max_trials"] if pareto else hpo["max_trials"],
