@@ -51,7 +51,9 @@ RENAMED_KEYS = {"false_neighbors": "hard_negatives"}
 
 
 def _dotted(path) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
+    """A config path as written in messages: keys joined by dots, list positions in brackets (``models[1]``)."""
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return text or "(top level)"
 
 
 def schema_problems(config: dict, schema: dict) -> list[str]:
