@@ -150,10 +150,11 @@ class TrainedRanking:
 
 
 def ranked_rows(counts: sp.csr_matrix) -> sp.csr_matrix:
-    """``counts`` with each row's entries in ranked order: decreasing value, ties by column."""
+    """``counts`` with each row's entries in ranked order: decreasing value, ties by column. Values equal to
+    9 decimals are ties: distance weights such as 1/2 + 1/3 summed in another order differ in the last bit."""
     counts = sp.csr_matrix(counts)
     row = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-    order = np.lexsort((counts.indices, -counts.data, row))
+    order = np.lexsort((counts.indices, -np.round(counts.data, 9), row))
     return sp.csr_matrix((counts.data[order], counts.indices[order], counts.indptr), shape=counts.shape)
 
 
