@@ -14,8 +14,10 @@ from songvec.training import TrainingSettings, Word2VecParams
 
 
 def naive_hitrate(vectors, ids, pairs, k):
-    """Brute force: rank every other song by cosine similarity (ties by row), skip OOV and self pairs."""
-    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    """Brute force: rank every other song by cosine similarity (ties by row; a zero vector has similarity 0 with
+    every song), skip OOV and self pairs."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = np.divide(vectors, norms, out=np.zeros(vectors.shape), where=norms > 0)
     row = {int(t): i for i, t in enumerate(ids)}
     hits, gains = [], []
     for q, t in zip(pairs["query"], pairs["target"]):
