@@ -123,6 +123,24 @@ class Vocabulary:
         return len(self.track_ids)
 
 
+class SeededSettings:
+    """Mixin of a model's settings dataclass ending in fields ``seed`` and ``workers``: :meth:`from_config`
+    reads its config section and takes the seed and thread count of the calling rule."""
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], seed: int, workers: int | None = None):
+        return cls(**section, seed=seed, workers=workers or 1)
+
+
+def require_integers(fields, names, minimum: int = 1) -> None:
+    """ValueError naming ``Class.field`` unless each field of ``names`` of the dataclass ``fields`` is an integer
+    (an integral float counts) >= ``minimum``: the check every model's hyper-parameters and settings share."""
+    for name in names:
+        value = getattr(fields, name)
+        if int(value) != value or value < minimum:
+            raise ValueError(f"{type(fields).__name__}.{name} must be an integer >= {minimum}, got {value!r}")
+
+
 def no_statistics(corpus: TokenChunks, settings, largest: Mapping[str, float]) -> dict[str, Any]:
     """The statistics of a model whose cost needs none."""
     return {}

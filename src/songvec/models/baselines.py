@@ -25,7 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from songvec import atomic, cooccurrence
-from songvec.models.base import Model, TrainingClock, Vocabulary, embedding_record, no_statistics
+from songvec.models.base import (Model, TrainingClock, Vocabulary, embedding_record, no_statistics,
+                                 require_integers)
 from songvec.training import TokenChunks
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,7 @@ class TransitionsParams:
     window: int = 1
 
     def __post_init__(self):
-        if int(self.window) != self.window or self.window < 1:
-            raise ValueError(f"TransitionsParams.window must be an integer >= 1, got {self.window!r}")
+        require_integers(self, ("window",))
 
 
 @dataclasses.dataclass(frozen=True)

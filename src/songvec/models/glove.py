@@ -37,8 +37,9 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from songvec import cooccurrence
-from songvec.models.base import (Model, TrainingClock, Vocabulary, cooccurrence_statistics, embedding_record,
-                                 log_training, trained_embedding, window_entries)
+from songvec.models.base import (Model, SeededSettings, TrainingClock, Vocabulary, cooccurrence_statistics,
+                                 embedding_record, log_training, require_integers, trained_embedding,
+                                 window_entries)
 from songvec.progress import Progress
 from songvec.training import TokenChunks
 
@@ -68,10 +69,7 @@ class GloveParams:
     epochs: int = 20
 
     def __post_init__(self):
-        for name in ("vector_size", "window", "epochs"):
-            value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(f"GloveParams.{name} must be an integer >= 1, got {value!r}")
+        require_integers(self, ("vector_size", "window", "epochs"))
         for name in ("x_max", "learning_rate"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 raise ValueError(f"GloveParams.{name} must be > 0, got {getattr(self, name)!r}")
@@ -80,7 +78,7 @@ class GloveParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class GloveSettings:
+class GloveSettings(SeededSettings):
     """Fixed settings (config ``model_config.glove.settings``): ``cooccurrence`` (one of
     :data:`COOCCURRENCES`), ``weighting`` of a pair by its distance (:data:`songvec.cooccurrence.WEIGHTINGS`),
     ``laplace_smoothing`` and ``artist_augmentation`` (module docstring), ``seed`` of the initial vectors,
@@ -92,10 +90,6 @@ class GloveSettings:
     artist_augmentation: bool = False
     seed: int = 0
     workers: int = 1
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any], seed: int, workers: int | None = None) -> "GloveSettings":
-        return cls(**section, seed=seed, workers=workers or 1)
 
     def __post_init__(self):
         if self.cooccurrence not in COOCCURRENCES:

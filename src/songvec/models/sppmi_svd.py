@@ -31,8 +31,9 @@ from sklearn.utils.extmath import randomized_svd
 from threadpoolctl import threadpool_limits
 
 from songvec import cooccurrence
-from songvec.models.base import (Model, TrainingClock, Vocabulary, cooccurrence_statistics, embedding_record,
-                                 log_training, trained_embedding, window_entries)
+from songvec.models.base import (Model, SeededSettings, TrainingClock, Vocabulary, cooccurrence_statistics,
+                                 embedding_record, log_training, require_integers, trained_embedding,
+                                 window_entries)
 from songvec.training import TokenChunks
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,7 @@ class SppmiParams:
     eig: float = 0.5
 
     def __post_init__(self):
-        for name in ("vector_size", "window"):
-            value = getattr(self, name)
-            if int(value) != value or value < 1:
-                raise ValueError(f"SppmiParams.{name} must be an integer >= 1, got {value!r}")
+        require_integers(self, ("vector_size", "window"))
         if not (math.isfinite(self.shift) and self.shift >= 1):
             raise ValueError(f"SppmiParams.shift must be a number >= 1, got {self.shift!r}")
         for name in ("cds", "eig"):
@@ -69,7 +67,7 @@ class SppmiParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class SppmiSettings:
+class SppmiSettings(SeededSettings):
     """Fixed settings (config ``model_config.sppmi_svd.settings``).
 
     Attributes:
@@ -87,15 +85,9 @@ class SppmiSettings:
     seed: int = 0
     workers: int = 1
 
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any], seed: int, workers: int | None = None) -> "SppmiSettings":
-        return cls(**section, seed=seed, workers=workers or 1)
-
     def __post_init__(self):
         cooccurrence.distance_weights(1, self.weighting)
-        for name in ("svd_iterations", "svd_oversamples"):
-            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 0:
-                raise ValueError(f"SppmiSettings.{name} must be an integer >= 0, got {getattr(self, name)!r}")
+        require_integers(self, ("svd_iterations", "svd_oversamples"), minimum=0)
 
 
 def sppmi_matrix(counts: sp.csr_matrix, shift: float, cds: float) -> sp.csr_matrix:
