@@ -96,6 +96,20 @@ class Marks:
     alpha: float
 
 
+def _check_marks_arguments(per_item: Mapping, metrics: Mapping[str, str], alpha: float,
+                           **configurations: str | None) -> None:
+    """ValueError unless every metric's direction is ``"greater"`` or ``"less"``, 0 < ``alpha`` < 1 and each
+    named configuration (``default=...``, ``reference=...``; None: not used) is in ``per_item``."""
+    for metric, direction in metrics.items():
+        if direction not in ("greater", "less"):
+            raise ValueError(f"metrics[{metric!r}]={direction!r}: expected 'greater' or 'less'")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    for role, config in configurations.items():
+        if config is not None and config not in per_item:
+            raise ValueError(f"{role} configuration {config!r} not in per_item (has {sorted(per_item)})")
+
+
 def table4_marks(per_item: Mapping[str, Mapping[str, np.ndarray]], default: str = "default",
                  best_single: str | None = "HitRate", metrics: Mapping[str, str] | None = None,
                  alpha: float = 0.01) -> Marks:
@@ -120,15 +134,7 @@ def table4_marks(per_item: Mapping[str, Mapping[str, np.ndarray]], default: str 
     and ``"upup"`` when its test against ``best_single`` is significant as well.
     """
     metrics = dict(TABLE4_METRICS if metrics is None else metrics)
-    for metric, direction in metrics.items():
-        if direction not in ("greater", "less"):
-            raise ValueError(f"metrics[{metric!r}]={direction!r}: expected 'greater' or 'less'")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    if default not in per_item:
-        raise ValueError(f"default configuration {default!r} not in per_item (has {sorted(per_item)})")
-    if best_single is not None and best_single not in per_item:
-        raise ValueError(f"best_single configuration {best_single!r} not in per_item (has {sorted(per_item)})")
+    _check_marks_arguments(per_item, metrics, alpha, default=default, best_single=best_single)
     values = _aligned(per_item, metrics)
 
     rows = []
@@ -203,13 +209,7 @@ def reference_marks(per_item: Mapping[str, Mapping[str, np.ndarray]], reference:
     improvement, ``"down"`` when it is a deterioration. ``per_item`` as for :func:`table4_marks`; the
     reference's own marks are ``""``. Returns :class:`Marks` (``tests`` with ``alternative`` two-sided and
     ``direction``, the metric's)."""
-    if reference not in per_item:
-        raise ValueError(f"reference configuration {reference!r} not in per_item (has {sorted(per_item)})")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    for metric, direction in metrics.items():
-        if direction not in ("greater", "less"):
-            raise ValueError(f"metrics[{metric!r}]={direction!r}: expected 'greater' or 'less'")
+    _check_marks_arguments(per_item, metrics, alpha, reference=reference)
     values = _aligned(per_item, metrics)
     rows = []
     for config in per_item:
