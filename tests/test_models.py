@@ -18,7 +18,7 @@ from songvec.evaluation import (EvaluationData, EvaluationSettings, configuratio
 from songvec.models import glove, sppmi_svd
 from songvec.models.baselines import TrainedRanking
 from songvec.sequences import SequenceFile, Sequences, write_sequences
-from songvec.time_budget import TimeBudget, TrialInfeasible
+from songvec.time_budget import OverTimeBudget, TimeBudget, TrialInfeasible
 from songvec.training import TokenChunks, TrainingSettings, Word2VecParams
 
 # --- SPPMI ------------------------------------------------------------------------------------------------------
@@ -374,6 +374,25 @@ def test_every_tunable_model_over_the_budget_is_an_infeasible_trial(name, corpus
         dataclasses.asdict(params))
     assert 0 <= metrics["hitrate"] <= 1 and metrics["train_cpu_seconds"] >= 0
     assert ("epochs" in metrics) == (name.startswith("word2vec"))
+
+
+def test_the_training_clock_projects_from_the_steps_after_the_first():
+    """Counting 0.5 s, a slow first epoch (1 s) and 0.4 s epochs after it: 20 epochs fit a 10 s budget."""
+    now = [0.0]
+    timer = models.base.TrainingClock(10.0, "cpu")
+    timer.clock, timer.start = dataclasses.replace(timer.clock, now=lambda: now[0]), 0.0
+    now[0] = 1.5
+    timer.check(1, 20)  # the mean of the first epoch would project 0.5 + 20 x 1 = 20.5 s
+    now[0] = 1.9
+    timer.check(2, 20)  # 1.9 + 18 x 0.4 = 9.1 s
+    now[0] = 3.0  # epoch 3 took 1.1 s: (3.0 - 1.5) / 2 = 0.75 s an epoch, 3.0 + 17 x 0.75 = 15.75 s
+    with pytest.raises(OverTimeBudget, match="projected training time 15.8s exceeds the budget of 10s"):
+        timer.check(3, 20)
+    now[0] = 10.5  # a single step is held to the budget by the time it took
+    with pytest.raises(OverTimeBudget, match="10.5s exceeds"):
+        timer.check(1, 1)
+    unlimited = models.base.TrainingClock(None, "cpu")
+    unlimited.check(1, 20)
 
 
 def test_another_models_budget_is_the_skipgram_defaults_time_scaled_by_its_cost_model():

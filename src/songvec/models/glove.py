@@ -179,11 +179,10 @@ def _adagrad_step(values, gradients, squares, learning_rate):
 
 
 def minimise(problem: Problem, params: GloveParams, seed: int, timer: TrainingClock | None = None,
-             fixed_seconds: float = 0.0, logger: logging.Logger | None = None
-             ) -> tuple[np.ndarray, np.ndarray, list[float]]:
+             logger: logging.Logger | None = None) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Full-batch AdaGrad on J for ``params.epochs`` epochs from seeded initial vectors; returns the
     (V, d) float64 vectors, (V,) biases and J before each epoch's step. ``timer`` holds the whole training
-    (``fixed_seconds`` of it spent before the first epoch) to its budget after every epoch."""
+    (its counting included) to its budget after every epoch."""
     rng = np.random.default_rng(seed)
     vectors = (rng.random((problem.n_songs, params.vector_size)) - 0.5) / params.vector_size
     biases = np.zeros(problem.n_songs)
@@ -198,7 +197,7 @@ def minimise(problem: Problem, params: GloveParams, seed: int, timer: TrainingCl
         _adagrad_step(biases, grad_biases, squares_biases, params.learning_rate)
         progress.update(1)
         if timer is not None:
-            timer.check(epoch + 1, params.epochs, fixed_seconds)
+            timer.check(epoch + 1, params.epochs)
     return vectors, biases, losses
 
 
@@ -228,7 +227,7 @@ def train(corpus: TokenChunks, params: GloveParams, settings: GloveSettings, *, 
     counts = cooccurrence_matrix(corpus, vocabulary, params, settings, logger)
     problem = Problem.of(counts, params.x_max, params.weight_exponent, settings.laplace_smoothing)
     with threadpool_limits(settings.workers):
-        vectors, _, losses = minimise(problem, params, settings.seed, timer, timer.elapsed(), logger)
+        vectors, _, losses = minimise(problem, params, settings.seed, timer, logger)
     record = embedding_record(params, settings, corpus, vocabulary, timer, cooccurring_pairs=int(counts.nnz),
                               losses=losses)
     log_training(logger, "glove", record)
