@@ -3,6 +3,7 @@ the baselines against naive counts, and every model through the evaluation tests
 
 import dataclasses
 import math
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -43,6 +44,17 @@ def test_sppmi_on_a_small_corpus_by_hand():
     a_c = math.log(1 / 3 / (3 ** 0.75 / total)) - math.log(1.5)
     assert a_b > 0 and b_a > 0 and a_c < 0
     np.testing.assert_allclose(smoothed, [[0, a_b, 0], [b_a, 0, b_a], [0, a_b, 0]])
+    # cds < 0 with a song D that never co-occurs: D takes no share of the context distribution, and no warning
+    with_d = sp.csr_matrix(np.pad(counts, ((0, 1), (0, 1))))
+    total = 2 * 3 ** -0.5 + 4 ** -0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        negative = sppmi_svd.sppmi_matrix(with_d, shift=1.0, cds=-0.5).toarray()
+    a_b = math.log(2 / 3 / (4 ** -0.5 / total))
+    b_a = math.log(2 / 4 / (3 ** -0.5 / total))
+    a_c = math.log(1 / 3 / (3 ** -0.5 / total))
+    assert a_b > 0 and b_a > 0 and a_c < 0
+    np.testing.assert_allclose(negative, [[0, a_b, 0, 0], [b_a, 0, b_a, 0], [0, a_b, 0, 0], [0, 0, 0, 0]])
 
 
 def test_the_svd_reproduces_the_leading_singular_directions_of_the_sppmi_matrix():

@@ -95,8 +95,9 @@ def sppmi_matrix(counts: sp.csr_matrix, shift: float, cds: float) -> sp.csr_matr
     positive entries (an entry is positive only where the count is)."""
     counts = sp.csr_matrix(counts, dtype=np.float64)
     row_sums = np.asarray(counts.sum(axis=1)).ravel()
-    smoothed = np.asarray(counts.sum(axis=0)).ravel() ** cds
-    smoothed[~np.isfinite(smoothed)] = 0.0  # a song never seen as a context, under cds < 0
+    column_sums = np.asarray(counts.sum(axis=0)).ravel()
+    smoothed = np.zeros(len(column_sums))  # 0 for a song never seen as a context, whatever the sign of cds
+    np.power(column_sums, cds, out=smoothed, where=column_sums > 0)
     context = smoothed / smoothed.sum()
     coo = counts.tocoo()
     values = np.log(coo.data) - np.log(row_sums[coo.row]) - np.log(context[coo.col]) - math.log(shift)
