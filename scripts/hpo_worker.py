@@ -14,10 +14,9 @@ with logged(snakemake.log[0]) as log:
     training = options.training_settings(params.seed, workers=snakemake.threads)
     corpus = TokenChunks(SequenceFile(inputs.train_masked, params.batch_events),
                          getattr(training, "max_sentence_tokens", GENSIM_MAX_SENTENCE_TOKENS), logger=log)
-    budget = models.time_budget(
-        options, params.hpo, atomic.read_json(inputs.default_record),
-        atomic.read_json(inputs.model_record) if other else None, training,
-        options.model.statistics(corpus, training, options.largest()) if other else None)
+    reference = models.options({"word2vec": params.word2vec, "hpo": params.hpo}, models.PAPER_MODEL)
+    budget = models.time_budget(options, reference, params.hpo, atomic.read_json(inputs.default_record), corpus,
+                                training)
     evaluate = configuration_evaluator(
         corpus, EvaluationData.load(inputs.in_set, inputs.out_of_set, inputs.genres, inputs.hard_negatives),
         EvaluationSettings.from_config(params.evaluation, params.seed), training, budget, model=options.model,
@@ -30,10 +29,12 @@ with logged(snakemake.log[0]) as log:
     metrics_file = inputs.get("model_metrics") if other else inputs.default_metrics
     default_metrics = scalar_metrics(atomic.read_json(metrics_file)) if metrics_file else None
     log.info("study %s (%s), worker %d: %s", study, options.name, worker, budget.describe())
+    predicted_violation = budget.violation_predictor(getattr(training, "epochs", None), options.model.parse_params)
     if pareto:
-        hpo.run_pareto_worker(study, params.storage, evaluate, default_metrics, settings, logger=log)
+        hpo.run_pareto_worker(study, params.storage, evaluate, default_metrics, settings,
+                              predicted_violation=predicted_violation, logger=log)
     else:
         hpo.run_study_worker(study, params.storage, params.objective, evaluate, default_metrics, settings,
-                             logger=log)
+                             predicted_violation=predicted_violation, logger=log)
     summary = hpo.study_summary(hpo.load_study(study, params.storage))
     atomic.write_json(snakemake.output[0], {"worker": worker, "study_at_exit": summary})

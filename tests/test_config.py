@@ -74,6 +74,25 @@ def test_default_config_is_valid():
     (lambda c: c["hpo"]["other_models"].update(objectives=["HitRate", "NDCG"]),
      "config key 'hpo.other_models.objectives[1]': unknown objective 'NDCG'"),
     (lambda c: c["final"].update(models_seeds=[4]), "config key 'final.models_seeds': [4] not among final.seeds"),
+    (lambda c: c["model_config"]["glove"]["cost_model"].pop("per_laplace"),
+     "config key 'model_config.glove.cost_model': glove's cost model has the coefficients per_count, per_pair_dim, "
+     "per_parameter, per_laplace, per_token; missing per_laplace"),
+    (lambda c: c["model_config"]["transitions"]["cost_model"].update(per_window=1.0),
+     "unknown per_window"),
+    (lambda c: c["model_config"]["transitions"]["cost_model"].update(per_count=0, per_token=0),
+     "config key 'model_config.transitions.cost_model': the coefficients cannot all be 0"),
+    (lambda c: c["model_config"]["popularity"].pop("cost_model"),
+     "config key 'model_config.popularity': 'cost_model' is a required property"),
+    (lambda c: c["model_config"]["sppmi_svd"]["cost_model"].update(per_svd=-1),
+     "config key 'model_config.sppmi_svd.cost_model.per_svd': -1 is less than the minimum of 0"),
+    (lambda c: c["hpo"].update(sampler="nsga2"), "config key 'hpo.sampler': 'nsga2' is not one of"),
+    (lambda c: c["hpo"]["sampler_settings"]["tpe"].update(gamma=0.1),
+     "config key 'hpo.sampler_settings.tpe.gamma' is unknown"),
+    (lambda c: c["hpo"].update(time_measure="sundial"), "config key 'hpo.time_measure': 'sundial' is not one of"),
+    (lambda c: c["hpo"]["pareto"].update(sampler="nsga2", max_trials=10),
+     "config key 'hpo.sampler_settings.nsga2.population_size': 10 >= hpo.pareto.max_trials (10)"),
+    (lambda c: c["hpo"]["cost_model"].update(per_sample_dim=0, per_sample=0),
+     "config key 'hpo.cost_model': per_sample_dim and per_sample cannot both be 0"),
 ])
 def test_bad_config_names_the_key(edit, message):
     with pytest.raises(ConfigError) as error:
@@ -106,6 +125,15 @@ def test_every_problem_is_listed_at_once():
     with pytest.raises(ConfigError) as error:
         check_config(edited(two_problems), SCHEMA)
     assert "'seed'" in str(error.value) and "'evaluation.k'" in str(error.value)
+
+
+def test_gp_needs_pytorch(monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a))
+    with pytest.raises(ConfigError, match="config key 'hpo.pareto.sampler': gp .* needs PyTorch"):
+        check_config(edited(lambda c: c["hpo"]["pareto"].update(sampler="gp")), SCHEMA)
 
 
 @pytest.mark.parametrize("dataset, split, scale", [

@@ -7,6 +7,7 @@ sequence of metrics), never on real training.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
@@ -58,6 +59,18 @@ class Scripted:
         return outcome
 
 
+def window_at_most(limit):
+    """A predicted constraint: configurations with a window over ``limit`` are infeasible."""
+    return lambda params: params["window"] / limit - 1
+
+
+NEEDS_TORCH = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="sampler gp (GPSampler) needs PyTorch: pip install -r requirements-gp.txt")
+SAMPLER_CASES = [("tpe", {}), pytest.param("gp", {}, marks=NEEDS_TORCH), ("random", {}),
+                 ("nsga2", {"population_size": 4})]
+"""Each sampler, with settings that leave its random first phase within a few trials."""
+
+
 def hitrates(*values):
     return [{"hitrate": v, "vrc_genre": 1000.0, "vrc_artist": 5.0} for v in values]
 
@@ -106,10 +119,12 @@ WORKER_SCRIPT = textwrap.dedent("""
         Path(cfg["go"] + f".ready-{cfg['worker']}").touch()
         while not Path(cfg["go"]).exists():
             time.sleep(0.01)
+    violation = (lambda p: p["window"] / cfg["window_max"] - 1) if "window_max" in cfg else None
     hpo.run_study_worker("s", cfg["url"], "HitRate", evaluate, max_trials=cfg["max_trials"],
                          n_random_trials=cfg.get("n_random_trials", 3), seed=7,
                          worker_index=cfg["worker"], enqueue_default=cfg.get("enqueue_default", False),
-                         heartbeat_interval=1, grace_period=cfg["grace"])
+                         heartbeat_interval=1, grace_period=cfg["grace"], sampler=cfg.get("sampler", "tpe"),
+                         sampler_settings=cfg.get("sampler_settings", {}), predicted_violation=violation)
 """)
 
 
@@ -369,10 +384,11 @@ def test_trial_created_past_the_budget_is_skipped_not_evaluated(store):
     assert hpo.study_summary(hpo.load_study("s", url))["n_skipped"] == 1
 
 
-def test_restarted_worker_does_not_replay_its_random_draws(store):
+@pytest.mark.parametrize("violation", [None, window_at_most(10)])
+def test_restarted_worker_does_not_replay_its_random_draws(store, violation):
     url = journal(store)
-    hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=3, seed=1)
-    hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=6, seed=1)
+    hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=3, seed=1, predicted_violation=violation)
+    hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=6, seed=1, predicted_violation=violation)
     params = [t.params for t in trials_of("s", url)]
     assert all(p not in params[:3] for p in params[3:])
 
@@ -512,6 +528,134 @@ def test_single_worker_is_reproducible_across_storages(store):
     assert max(t.value for t in first[4:]) > max(t.value for t in first[:4])
 
 
+@pytest.mark.parametrize("sampler, sampler_settings", SAMPLER_CASES)
+def test_each_sampler_with_constraint_aware_sampling_is_reproducible(store, sampler, sampler_settings):
+    """Same seed, same configurations, rejected draws and fallbacks, on two storages; the other seed
+    differs. Every configuration is predicted feasible, none was evaluated beyond the budget."""
+    kwargs = dict(max_trials=8, n_random_trials=3, sampler=sampler, sampler_settings=sampler_settings,
+                  predicted_violation=window_at_most(8), enqueue_default=True)
+    urls = [journal(store), f"journal:{store}/other.log", f"journal:{store}/seed.log"]
+    for url, seed in zip(urls, [5, 5, 6]):
+        hpo.run_study_worker("s", url, "HitRate", smooth_metrics, seed=seed, **kwargs)
+    first, second, other = (trials_of("s", url) for url in urls)
+    attrs = ("rejected_draws", "random_fallback")
+    assert [(t.params, [t.user_attrs.get(a) for a in attrs]) for t in first] == \
+        [(t.params, [t.user_attrs.get(a) for a in attrs]) for t in second]
+    assert [t.params for t in first] != [t.params for t in other]
+    assert len(first) == 8 and all(t.state == TrialState.COMPLETE for t in first)
+    assert all(t.params["window"] <= 8 for t in first)
+    assert sum(t.user_attrs.get("rejected_draws", 0) for t in first[1:4]) > 0  # 4 of 5 windows are too wide
+    assert hpo.study_summary(hpo.load_study("s", urls[0]))["sampler"] == {
+        "sampler": sampler, "settings": hpo.sampling.sampler_settings(sampler, sampler_settings),
+        "n_random_trials": 3, "constrained_sampling": True}
+
+
+def test_start_up_draws_predicted_infeasible_are_redrawn_never_evaluated_nor_counted(store):
+    """The 5 random trials are 5 evaluations of configurations predicted feasible; the rejected draws are
+    counted on the trials and in the summary, not toward max_trials, and never reach evaluate."""
+    url = journal(store)
+    evaluate = Scripted(hitrates(*[0.1 * i for i in range(8)]))
+    hpo.run_study_worker("s", url, "HitRate", evaluate, max_trials=8, n_random_trials=5, seed=3, patience=2,
+                         predicted_violation=window_at_most(4))
+    trials = trials_of("s", url)
+    assert len(evaluate.calls) == len(trials) == 8 and all(p["window"] <= 4 for p in evaluate.calls)
+    rejected = [t.user_attrs["rejected_draws"] for t in trials]
+    assert sum(rejected[:5]) >= 5  # 36 of 40 windows are too wide: about 9 rejections per random trial
+    summary = hpo.study_summary(hpo.load_study("s", url))
+    assert summary["n_rejected_draws"] == sum(rejected) and summary["budget_used"] == 8
+    assert summary["n_trials_by_state"]["COMPLETE"] == 8 and summary["n_infeasible"] == 0
+    # feasible trials carry the predicted slack as their constraint: the window's share of the limit, minus 1
+    assert [t.constraints[hpo.FEASIBILITY_CONSTRAINT] for t in trials] == \
+        [pytest.approx(t.params["window"] / 4 - 1) for t in trials]
+    assert list(hpo.trials_frame(hpo.load_study("s", url))["rejected_draws"]) == rejected
+    # without constraint-aware sampling, every draw is a trial: the first 5 are today's random start-up
+    evaluate = Scripted(hitrates(*[0.1] * 8))
+    hpo.run_study_worker("t", url, "HitRate", evaluate, max_trials=5, n_random_trials=5, seed=3,
+                         predicted_violation=window_at_most(4), constrained_sampling=False)
+    assert sum(p["window"] > 4 for p in evaluate.calls) >= 3
+    assert "rejected_draws" not in trials_of("t", url)[0].user_attrs
+
+
+def test_model_proposals_predicted_infeasible_fall_back_to_random_draws(store):
+    """HitRate grows with the window, the constraint caps it at 6: TPE's model keeps proposing wider
+    windows, and after max_proposals rejected proposals the trial is drawn at random (feasibly)."""
+    url = journal(store)
+
+    def wide_is_better(params):
+        return hitrates(params["window"] / 40 + params["vector_size"] / 1e4)[0]
+
+    hpo.run_study_worker("s", url, "HitRate", wide_is_better, max_trials=14, n_random_trials=4, seed=2,
+                         sampler_settings={"max_proposals": 3}, predicted_violation=window_at_most(6))
+    trials = trials_of("s", url)
+    assert all(t.params["window"] <= 6 for t in trials)
+    fallbacks = [t for t in trials if "random_fallback" in t.user_attrs]
+    assert fallbacks and all(t.number >= 4 and t.user_attrs["random_fallback"] == {"rejected_proposals": 3}
+                             for t in fallbacks)
+    assert hpo.study_summary(hpo.load_study("s", url))["n_random_fallback"] == len(fallbacks)
+
+
+def test_when_no_draw_fits_the_least_violating_is_evaluated(store, monkeypatch, caplog):
+    monkeypatch.setattr(hpo.sampling, "MAX_DRAWS", 25)
+    url = journal(store)
+    evaluate = Scripted([hpo.TrialInfeasible("over budget", violation=0.5)] * 2)
+    with caplog.at_level(logging.WARNING, logger="songvec.hpo"):
+        hpo.run_study_worker("s", url, "HitRate", evaluate, max_trials=2, seed=1,
+                             predicted_violation=lambda p: 1 + p["window"])
+    assert "none of 25 draws of sampler tpe is predicted feasible" in caplog.text
+    trials = trials_of("s", url)
+    assert [t.user_attrs["rejected_draws"] for t in trials] == [25, 25]
+    assert all(t.state == TrialState.PRUNED and t.user_attrs["infeasible"] for t in trials)
+    assert min(p["window"] for p in evaluate.calls) <= 3  # the narrowest of 25 windows drawn in 1..40
+
+
+def test_sampler_settings_are_checked_and_a_study_keeps_its_sampler(store):
+    url = journal(store)
+    with pytest.raises(ValueError, match=r"sampler 'tpe' has no setting 'gamma' \(its settings: multivariate"):
+        hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=2, sampler_settings={"gamma": 0.1})
+    with pytest.raises(ValueError, match="sampler 'random' has no setting 'n_ei_candidates'"):
+        hpo.make_sampler("random", 10, 0, {"n_ei_candidates": 4})
+    sampler = hpo.make_sampler("nsga2", 10, 0, {"population_size": 6, "max_proposals": 5})
+    assert isinstance(sampler, optuna.samplers.NSGAIISampler) and sampler.population_size == 6
+    hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=2, seed=1)
+    with pytest.raises(ValueError, match='created with sampler_definition.sampler="tpe", this worker has "random".*delete the folder'):
+        hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=3, seed=1, sampler="random")
+    hpo.run_study_worker("s", url, "HitRate", smooth_metrics, max_trials=3, seed=1)  # the same sampler resumes
+    assert len(trials_of("s", url)) == 3
+
+
+
+def test_worker_settings_of_the_skipgram_and_of_another_model_take_the_configs_sampler():
+    import yaml
+    from conftest import REPO
+
+    from songvec import models
+    from songvec.hpo.sampling import sampler_settings
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["hpo"] |= {"sampler": "random", "constrained_sampling": False}
+    hpo_section, word2vec, evaluation = config["hpo"], config["word2vec"], config["evaluation"]
+    skipgram = hpo.WorkerSettings.from_config(hpo_section, word2vec, evaluation, seed=3, worker_index=1)
+    glove = models.options(config, "glove")
+    other = hpo.WorkerSettings.from_config(hpo_section, word2vec, evaluation, seed=3, worker_index=1,
+                                           model=glove.as_dict())
+    for settings in (skipgram, other):  # the same sampler, settings and constraint-aware sampling for every model
+        assert settings.sampler == "random" and not settings.constrained_sampling
+        assert settings.sampler_settings == sampler_settings("random", hpo_section["sampler_settings"].get("random"))
+    assert (skipgram.max_trials, skipgram.n_random_trials, skipgram.patience) == \
+        (hpo_section["max_trials"], hpo_section["random_trials"], hpo_section["patience"])
+    other_models = hpo_section["other_models"]
+    assert (other.max_trials, other.n_random_trials, other.patience) == \
+        (other_models["max_trials"], other_models["random_trials"], other_models["patience"])
+    assert set(other.space.names) == set(glove.search_space)
+    # another model's trials depend on its settings and on its cost model (the time budget), not the skip-gram's
+    assert other.evaluation_definition["model"]["cost_model"] == config["model_config"]["glove"]["cost_model"]
+    assert "word2vec" not in other.evaluation_definition and "model" not in skipgram.evaluation_definition
+    tpe = hpo.WorkerSettings.from_config({**hpo_section, "sampler": "tpe"}, word2vec, evaluation, seed=3,
+                                         worker_index=1, model=glove.as_dict())
+    assert tpe.sampler == "tpe" and tpe.sampler_settings["n_ei_candidates"] == \
+        hpo_section["sampler_settings"]["tpe"]["n_ei_candidates"]
+
+
 # ----------------------------------------------------------------------------- kill, concurrency
 
 @pytest.mark.parametrize("scheme", ["sqlite", "journal"])
@@ -558,11 +702,17 @@ def run_to_end(tmp_path, **cfg) -> None:
     assert proc.returncode == 0, output
 
 
-def test_killed_and_restarted_worker_proposes_what_an_uninterrupted_one_does(tmp_path, store):
-    """Kills during the enqueued default (call 1 of the first life) and during a TPE trial (call 4
-    of the second life), each restart immediate: the heartbeat grace (60 s) never expires, so
-    only the restart's own-worker rule can free the dead trials."""
-    cfg = dict(max_trials=6, n_random_trials=2, enqueue_default=True, worker=0, sleep=0.0, grace=60)
+@pytest.mark.parametrize("sampler, sampler_settings, constrained", [
+    ("tpe", {}, False), ("tpe", {}, True), pytest.param("gp", {}, True, marks=NEEDS_TORCH), ("random", {}, True),
+    ("nsga2", {"population_size": 2}, True)])
+def test_killed_and_restarted_worker_proposes_what_an_uninterrupted_one_does(tmp_path, store, sampler,
+                                                                             sampler_settings, constrained):
+    """Kills during the enqueued default (call 1 of the first life) and during a trial of the sampler's
+    model (call 4 of the second life), each restart immediate: the heartbeat grace (60 s) never expires,
+    so only the restart's own-worker rule can free the dead trials. Constrained: draws with a window over
+    10 are redrawn, deterministically from the trial's seed."""
+    cfg = dict(max_trials=6, n_random_trials=2, enqueue_default=True, worker=0, sleep=0.0, grace=60,
+               sampler=sampler, sampler_settings=sampler_settings) | ({"window_max": 10} if constrained else {})
     reference, resumed = f"sqlite:///{store}/reference.db", f"sqlite:///{store}/resumed.db"
     run_to_end(tmp_path, url=reference, **cfg)
     kill_at_call(tmp_path, 1, url=resumed, **cfg)
@@ -581,6 +731,10 @@ def test_killed_and_restarted_worker_proposes_what_an_uninterrupted_one_does(tmp
     assert [t.number for t in got if t.state == TrialState.FAIL] == [0, 4]
     assert got[0].params == got[1].params and got[4].params == got[5].params
     assert len(got) == 8 and {t.user_attrs["worker"].rsplit("#")[1] for t in got} == {"0"}
+    if constrained:
+        assert all(t.params["window"] <= 10 for t in complete)
+        assert [t.user_attrs.get("rejected_draws") for t in complete] == \
+            [t.user_attrs.get("rejected_draws") for t in expected]
     summary = hpo.study_summary(hpo.load_study("s", resumed))
     assert summary["n_failed_stale"] == 2 and summary["budget_used"] == 6
     # trials.csv keeps its column layout when the first trial is a killed one without params
@@ -608,12 +762,15 @@ def test_restart_fails_unclaimed_trials_but_not_other_workers_trials(store):
     assert len(evaluate.calls) == 2  # the other worker's running trial uses one of the 3
 
 
-@pytest.mark.parametrize("scheme", ["sqlite", "journal"])
-def test_two_worker_processes_share_one_study(tmp_path, store, scheme):
+@pytest.mark.parametrize("scheme, sampler, sampler_settings", [
+    ("sqlite", "tpe", {}), ("journal", "tpe", {}), pytest.param("journal", "gp", {}, marks=NEEDS_TORCH),
+    ("journal", "random", {}), ("journal", "nsga2", {"population_size": 2})])
+def test_two_worker_processes_share_one_study(tmp_path, store, scheme, sampler, sampler_settings):
     url = f"sqlite:///{store}/hpo.db" if scheme == "sqlite" else journal(store)
     go, max_trials, n_workers = tmp_path / "go", 6, 2
     procs = [start_worker(tmp_path, url=url, max_trials=max_trials, worker=i, sleep=0.1, grace=5,
-                          go=str(go))
+                          go=str(go), n_random_trials=2, sampler=sampler, sampler_settings=sampler_settings,
+                          window_max=20)
              for i in range(n_workers)]
     for i, proc in enumerate(procs):
         wait_for(Path(f"{go}.ready-{i}"), proc)
@@ -633,6 +790,7 @@ def test_two_worker_processes_share_one_study(tmp_path, store, scheme):
     for t in complete:
         expected = 0.4 - 0.1 * ((t.params["vector_size"] - 120) / 175) ** 2
         assert t.value == pytest.approx(expected) and t.user_attrs["metrics"]["hitrate"] == t.value
+        assert t.params["window"] <= 20
     # Which worker evaluates how many trials depends on scheduling (on a loaded machine one may get
     # them all); tests/test_hpo_postgres.py holds three workers at a barrier so that they overlap.
     frame = hpo.trials_frame(hpo.load_study("s", url))
@@ -717,14 +875,20 @@ def test_pareto_worker_records_both_objectives_and_converges(store):
         hpo.run_pareto_worker("q", url, evaluate, max_trials=3, objectives=["HitRate", "HitRate"])
 
 
-def test_pareto_worker_on_smooth_landscape(store):
+@pytest.mark.parametrize("sampler, violation", [("tpe", None), ("tpe", window_at_most(10)),
+                                                ("nsga2", window_at_most(10))])
+def test_pareto_worker_on_smooth_landscape(store, sampler, violation):
     url = journal(store)
-    hpo.run_pareto_worker("p", url, smooth_metrics, max_trials=12, n_random_trials=4, seed=2)
+    hpo.run_pareto_worker("p", url, smooth_metrics, max_trials=12, n_random_trials=4, seed=2, sampler=sampler,
+                          sampler_settings={"population_size": 4} if sampler == "nsga2" else {},
+                          predicted_violation=violation)
     study = hpo.load_study("p", url)
     assert len(study.trials) == 12 and all(t.state == TrialState.COMPLETE for t in study.trials)
     front = hpo.pareto_front(study)
     values = [t.values for t in study.trials]
     assert [t.number for t in front] == naive_front(values, [1, 1])
+    if violation is not None:  # VRCGenre grows with the window: the front presses against the limit
+        assert all(t.params["window"] <= 10 for t in study.trials)
 
 
 # ----------------------------------------------------------------------------- reporting

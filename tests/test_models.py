@@ -19,7 +19,7 @@ from songvec.evaluation import (EvaluationData, EvaluationSettings, configuratio
 from songvec.models import glove, sppmi_svd
 from songvec.models.baselines import TrainedRanking
 from songvec.sequences import SequenceFile, Sequences, write_sequences
-from songvec.time_budget import OverTimeBudget, TimeBudget, TrialInfeasible
+from songvec.time_budget import CostModel, OverTimeBudget, TimeBudget, TrialInfeasible, TrialPlan, context_pairs
 from songvec.training import TokenChunks, TrainingSettings, Word2VecParams
 
 # --- SPPMI ------------------------------------------------------------------------------------------------------
@@ -407,26 +407,112 @@ def test_the_training_clock_projects_from_the_steps_after_the_first():
     unlimited.check(1, 20)
 
 
-def test_another_models_budget_is_the_skipgram_defaults_time_scaled_by_its_cost_model():
-    hpo = {"time_budget_factor": 1.25, "time_measure": "cpu", "time_constraint": "reject", "prediction_margin": 3.0}
-    options = models.ModelOptions("glove", {"vector_size": 100, "window": 5, "epochs": 20}, {}, {})
-    statistics = {"tokens": 1000, "songs": 100, "pairs_by_window": tuple(range(2000, 42000, 2000))}
-    budget = models.time_budget(options, hpo, {"train_cpu_seconds": 8.0}, {"train_cpu_seconds": 4.0},
-                                glove.GloveSettings(), statistics)
-    assert budget.seconds == 10.0 and budget.reference is None  # 1.25 x the skip-gram default's 8 s
-    default = glove.GloveParams(vector_size=100, window=5, epochs=20)
-    assert budget.relative_time(default) == pytest.approx(0.5)  # its own default measured 4 s
-    double = dataclasses.replace(default, epochs=40)  # twice the epochs: the counting part is not doubled
-    cost = glove.cost(default, glove.GloveSettings(), statistics)
-    count = statistics["tokens"] * 5
-    assert budget.relative_time(double) == pytest.approx(0.5 * (2 * cost - count) / cost)
-    assert budget.plan(default, None).budget_seconds == 10.0
-    with pytest.raises(TrialInfeasible, match="predicted training time"):  # 0.5 x 8 (cost ratio) > 3 x 10 s
-        budget.plan(dataclasses.replace(default, epochs=50, vector_size=200, window=20), None)
-    skipgram = models.time_budget(models.options(
-        {"word2vec": {"defaults": dataclasses.asdict(Word2VecParams())}, "hpo": {"search_space": {}}}, "word2vec_sg"),
-        hpo, {"train_cpu_seconds": 8.0})
-    assert skipgram.reference == Word2VecParams() and skipgram.plan(Word2VecParams(), 5).budget_seconds is None
+STATISTICS = {"tokens": 1000, "songs": 100, "pairs_by_window": tuple(range(2000, 42000, 2000)),
+              "pairs": (1.5, 2.5, 3.25, 4.0, 4.5)}
+"""Corpus statistics of the work checks: 1000 tokens, 100 songs, 2000 x window co-occurring entries, context
+pairs per token 1.5 ... 4.5 at windows 1 ... 5 (window + 1 beyond)."""
+
+
+def test_each_models_work_by_hand():
+    w2v = TrainingSettings(epochs=3)
+    params = Word2VecParams(vector_size=10, window=2, negative=4)  # 2.5 pairs a token, 5 samples each
+    passes = 1000 * 3
+    assert models.get("word2vec_sg").work(params, w2v, STATISTICS) == pytest.approx(
+        {"per_sample_dim": 2.5 * 5 * 10 * passes, "per_sample": 2.5 * 5 * passes, "per_token": passes})
+    assert models.get("word2vec_cbow").work(params, w2v, STATISTICS) == pytest.approx(
+        {"per_context_dim": 2.5 * 10 * passes, "per_sample_dim": 5 * 10 * passes, "per_sample": 5 * passes,
+         "per_token": passes})
+    wide = dataclasses.replace(params, window=9)  # past the corpus' statistics: window + 1 pairs
+    assert models.get("word2vec_cbow").work(wide, w2v, STATISTICS)["per_context_dim"] == 10 * 10 * passes
+    sppmi = sppmi_svd.SppmiParams(vector_size=20, window=3)
+    assert sppmi_svd.work(sppmi, sppmi_svd.SppmiSettings(svd_iterations=2, svd_oversamples=5), STATISTICS) == \
+        {"per_count": 3000, "per_svd": (2 * 2 + 4) * 6000 * 25, "per_dense": (2 * 2 + 4) * 100 * 25 * 25,
+         "per_token": 1000}
+    params = glove.GloveParams(vector_size=10, window=2, epochs=7)
+    plain = glove.work(params, glove.GloveSettings(), STATISTICS)
+    assert plain == {"per_count": 2000, "per_pair_dim": 7 * 1.5 * 4000 * 10, "per_parameter": 7 * 100 * 11,
+                     "per_laplace": 0.0, "per_token": 1000}
+    smoothed = glove.work(params, glove.GloveSettings(laplace_smoothing=True), STATISTICS)
+    assert smoothed == {**plain, "per_laplace": 7 * 2 * 100 * 10 * 10}
+    sequence = glove.work(params, glove.GloveSettings(cooccurrence="sequence"), {**STATISTICS, "sequence_entries": 500})
+    assert sequence["per_count"] == 500 and sequence["per_pair_dim"] == 7 * 1.5 * 500 * 10
+    transitions = models.get("transitions")
+    assert transitions.work(transitions.params(window=4), None, STATISTICS) == {"per_count": 4000, "per_token": 1000}
+    assert models.get("popularity").work(models.get("popularity").params(), None, STATISTICS) == {"per_token": 1000}
+    for model in models.MODELS.values():  # each names its coefficients
+        assert set(model.work(model.params(), small(model.name)[2], STATISTICS)) == set(model.cost_terms)
+
+
+def test_predicted_seconds_sum_each_work_times_its_coefficient():
+    settings = sppmi_svd.SppmiSettings()
+    params = sppmi_svd.SppmiParams()
+    coefficients = {"per_count": 2.0, "per_svd": 0.5, "per_dense": 0.25, "per_token": 10.0}
+    work = sppmi_svd.work(params, settings, STATISTICS)
+    expected = (2.0 * work["per_count"] + 0.5 * work["per_svd"] + 0.25 * work["per_dense"]
+                + 10.0 * work["per_token"]) * 1e-9
+    assert models.get("sppmi_svd").predicted_seconds(params, settings, STATISTICS, coefficients) == \
+        pytest.approx(expected)
+    with pytest.raises(ValueError, match="lacks the coefficient.s. per_svd"):
+        models.get("sppmi_svd").predicted_seconds(params, settings, STATISTICS, {"per_count": 1, "per_dense": 1, "per_token": 1})
+    # the skip-gram's is config hpo.cost_model's prediction per token and epoch, times tokens x epochs
+    fitted = {"per_sample_dim": 0.92, "per_sample": 136.0, "per_token": 3.0}
+    w2v, params = TrainingSettings(epochs=5), Word2VecParams(window=3, negative=7, vector_size=40)
+    assert models.get("word2vec_sg").predicted_seconds(params, w2v, STATISTICS, fitted) == pytest.approx(
+        CostModel(**fitted).cost(params, STATISTICS["pairs"]) * 1000 * 5 * 1e-9)
+
+
+def _budget_options(measure):
+    hpo = {"time_budget_factor": 1.25, "time_measure": measure, "time_constraint": "reject", "prediction_margin": 3.0,
+           "cost_model": {"per_sample_dim": 1.0, "per_sample": 100.0, "per_token": 0.0},
+           "search_space": {"window": {"type": "int", "low": 1, "high": 8}}}
+    reference = models.ModelOptions("word2vec_sg", dataclasses.asdict(Word2VecParams()), hpo["search_space"],
+                                    {"epochs": 5}, hpo["cost_model"])
+    found = models.ModelOptions("glove", {"vector_size": 20, "window": 3, "epochs": 10},
+                                {"window": {"type": "int", "low": 1, "high": 8}}, {},
+                                {"per_count": 40.0, "per_pair_dim": 8.0, "per_parameter": 16.0, "per_laplace": 4.0,
+                                 "per_token": 200.0})
+    return hpo, reference, found
+
+
+def test_another_models_budget_is_its_cost_model_against_the_skipgram_defaults(corpus):
+    chunks = TokenChunks(corpus)
+    hpo, reference, found = _budget_options("model")
+    settings = glove.GloveSettings()
+    budget = models.time_budget(found, reference, hpo, {"train_cpu_seconds": 8.0}, chunks, settings)
+    assert budget.reference is None and budget.clock == "model"
+    # by hand: the skip-gram default's predicted seconds on this corpus, and GloVe's
+    pairs = context_pairs(chunks.chunk_lengths, 5)
+    skipgram = CostModel(**hpo["cost_model"]).cost(Word2VecParams(), pairs) * chunks.n_tokens * 5 * 1e-9
+    statistics = glove.statistics(chunks, settings, {"window": 8})
+    default = glove.GloveParams(vector_size=20, window=3, epochs=10)
+    work = glove.work(default, settings, statistics)
+    own = sum(found.cost_model[name] * amount for name, amount in work.items()) * 1e-9
+    assert budget.relative_time(default) == pytest.approx(own / skipgram)
+    assert budget.plan(default, None) == TrialPlan(None, None, "cpu")  # within: no measured budget
+    costly = dataclasses.replace(default, vector_size=200, epochs=50, window=8)
+    assert budget.relative_time(default) < 1.25 < budget.relative_time(costly)  # decided before any training
+    with pytest.raises(TrialInfeasible, match="the cost model predicts"):
+        budget.plan(costly, None)
+    predictor = budget.violation_predictor(None, models.get("glove").parse_params)
+    assert predictor(dataclasses.asdict(costly)) > 0 >= predictor(dataclasses.asdict(default))
+    # the same decisions whatever the measured time of the skip-gram default (time_measure: model)
+    slower = models.time_budget(found, reference, hpo, {"train_cpu_seconds": 80.0}, chunks, settings)
+    assert slower.relative_time(costly) == budget.relative_time(costly)
+    # cpu: the same prediction, and the training is held to 1.25 x the measured 8 s
+    cpu = models.time_budget(found, reference, {**hpo, "time_measure": "cpu"}, {"train_cpu_seconds": 8.0}, chunks,
+                             settings)
+    assert cpu.relative_time(costly) == budget.relative_time(costly)
+    assert cpu.plan(default, None) == TrialPlan(None, 10.0, "cpu")
+    # CBOW has the skip-gram's parameters, but its default is not the reference: it is planned, not exempted
+    cbow = models.ModelOptions("word2vec_cbow", reference.defaults, {}, {"epochs": 5},
+                               {"per_context_dim": 1.0, "per_sample_dim": 1.0, "per_sample": 100.0, "per_token": 0.0})
+    cbow_budget = models.time_budget(cbow, reference, {**hpo, "time_measure": "cpu"}, {"train_cpu_seconds": 8.0},
+                                     chunks, TrainingSettings(epochs=5))
+    assert cbow_budget.plan(Word2VecParams(), 5) == TrialPlan(5, 10.0, "cpu")
+    # the skip-gram's own budget is the config's, exactly as without other models
+    own = models.time_budget(reference, reference, hpo, {"train_cpu_seconds": 8.0}, chunks)
+    assert own == TimeBudget.from_config(hpo, Word2VecParams(), {"train_cpu_seconds": 8.0}, chunks.chunk_lengths)
+    assert own.plan(Word2VecParams(), 5).budget_seconds is None
 
 
 def test_model_options_read_each_models_part_of_the_config():

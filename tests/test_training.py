@@ -106,6 +106,8 @@ def test_token_chunks_of_any_batching_equal_a_naive_chunking(track_lists, max_to
     ids, counts = naive_vocabulary(track_lists)
     assert corpus.song_ids.tolist() == ids and corpus.song_counts.tolist() == counts
     assert corpus.tokens.tolist() == [str(i) for i in ids]
+    lengths = [len(chunk) for chunk in expected]
+    assert corpus.chunk_lengths == {n: lengths.count(n) for n in set(lengths)}
 
 
 def test_token_chunks_reject_a_one_pass_iterator():

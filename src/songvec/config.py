@@ -10,6 +10,7 @@ filled, objectives the data can compute) are checked here, the last two by readi
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -102,6 +103,7 @@ def semantic_problems(config: dict) -> list[str]:
         problems.append(f"config key 'analyses.popularity.optimized': {optimized!r} is not one of hpo.objectives")
     if "HitRate" not in config["hpo"]["objectives"]:
         problems.append("config key 'hpo.objectives': must contain HitRate (Table 4 compares against its best)")
+    problems += _sampler_problems(config["hpo"])
     max_threads, workers = config["max_job"]["threads"], config["word2vec"]["workers"]
     if max_threads is not None and workers > max_threads:
         problems.append(f"config key 'word2vec.workers': {workers} threads per training job, but max_job.threads "
@@ -162,6 +164,15 @@ def model_problems(config: dict, dataset) -> list[str]:
                         found.model.parse_params({**found.defaults, param: spec[end]}, f"{end} {spec[end]}")
                     except ValueError as error:
                         problems.append(f"config key '{where}.search_space.{param}': {error}")
+        terms, given = set(found.model.cost_terms), set(found.cost_model)
+        if terms != given:
+            problems.append(f"config key '{where}.cost_model': {name}'s cost model has the coefficients "
+                            f"{', '.join(found.model.cost_terms)}; "
+                            + "; ".join(f"{label} {', '.join(sorted(names))}" for label, names in
+                                        (("missing", terms - given), ("unknown", given - terms)) if names))
+        elif not any(found.cost_model.values()):
+            problems.append(f"config key '{where}.cost_model': the coefficients cannot all be 0 (every training "
+                            "would be predicted free)")
         try:
             settings = found.training_settings(seed=0)
         except (TypeError, ValueError) as error:
@@ -186,6 +197,25 @@ def model_problems(config: dict, dataset) -> list[str]:
     if extra:
         problems.append(f"config key 'final.models_seeds': {extra} not among final.seeds (the models table reuses "
                         "the skip-gram models of final.seeds)")
+    return problems
+
+
+def _sampler_problems(hpo: dict) -> list[str]:
+    """The samplers chosen can run: GPSampler needs PyTorch, NSGA-II a first generation within the budget;
+    the cost model depends on the parameters."""
+    problems = []
+    for key, sampler in (("hpo.sampler", hpo["sampler"]), ("hpo.pareto.sampler", hpo["pareto"]["sampler"])):
+        if sampler == "gp" and importlib.util.find_spec("torch") is None:
+            problems.append(f"config key '{key}': gp (optuna.samplers.GPSampler) needs PyTorch, which is not "
+                            "installed: pip install -r requirements-gp.txt (the CPU build), or choose tpe")
+    population = hpo["sampler_settings"]["nsga2"]["population_size"]
+    if hpo["pareto"]["sampler"] == "nsga2" and population >= hpo["pareto"]["max_trials"]:
+        problems.append(f"config key 'hpo.sampler_settings.nsga2.population_size': {population} >= "
+                        f"hpo.pareto.max_trials ({hpo['pareto']['max_trials']}): NSGA-II would never get past its "
+                        "random first generation")
+    cost = hpo["cost_model"]
+    if cost["per_sample_dim"] == cost["per_sample"] == 0:
+        problems.append("config key 'hpo.cost_model': per_sample_dim and per_sample cannot both be 0")
     return problems
 
 

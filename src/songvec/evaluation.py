@@ -306,7 +306,7 @@ def configuration_evaluator(train: Sequences | Iterable[Sequences] | TokenChunks
         trial_training = training if plan.epochs == epochs else dataclasses.replace(training, epochs=plan.epochs)
         try:
             trained = model.train(corpus, params, trial_training, budget_seconds=plan.budget_seconds,
-                                  clock=budget.clock if budget is not None else "cpu", logger=logger)
+                                  clock=plan.clock, logger=logger)
         except OverTimeBudget as over:
             raise over.as_infeasible() from over
         result = evaluate_trained(trained, data, settings, threads=threads)

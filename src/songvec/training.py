@@ -165,6 +165,8 @@ class TokenChunks:
         n_tokens: total tokens per pass (= events).
         n_sequences: sequences of the source (empty ones included, for a :class:`Sequences`).
         max_tokens: the longest chunk, in tokens.
+        chunk_lengths: ``{length: count}`` of the chunks (gensim's sentences), for the cost model
+            (:func:`songvec.time_budget.context_pairs`).
         vocabulary_pass_seconds: wall seconds of the vocabulary pass.
     """
 
@@ -178,6 +180,7 @@ class TokenChunks:
                             f"a SequenceFile, a list of batches), got the one-pass iterator {source!r}")
         self.source, self.max_tokens = batches, int(max_tokens)
         self.n_tokens = self.n_sequences = self._n_chunks = 0
+        self.chunk_lengths: dict[int, int] = {}
         progress = Progress("word2vec vocabulary pass", getattr(source, "n_events", None), "events",
                             logger or _log)
         self.song_ids, self.song_counts = song_counts(self._counted(batches, progress))
@@ -192,7 +195,10 @@ class TokenChunks:
         for batch in batches:
             self.n_sequences += len(batch)
             self.n_tokens += batch.n_events
-            self._n_chunks += int((-(-batch.lengths // self.max_tokens)).sum())
+            starts, ends = _chunk_bounds(batch.offsets, self.max_tokens)
+            self._n_chunks += len(starts)
+            for length, count in zip(*np.unique(ends - starts, return_counts=True)):
+                self.chunk_lengths[int(length)] = self.chunk_lengths.get(int(length), 0) + int(count)
             progress.update(batch.n_events)
             yield batch
 

@@ -234,15 +234,14 @@ def study_objective(study):
 
 
 def study_model_inputs(wildcards):
-    """A study of another model than the skip-gram also reads its default's training record (the cost model
-    scales its time, README "Models") and, for a lambda objective, its default's validation metrics."""
+    """A study of another model than the skip-gram, for a lambda objective, also reads its default's
+    validation metrics (its time budget needs no measurement of its own: the cost models, README "Models")."""
     if wildcards.study not in MODEL_STUDIES:
         return {}
     model, objective = MODEL_STUDIES[wildcards.study]
-    inputs = {"model_record": f"{RESULTS}/models/{model}/seed-{SEED}/record.json"}
     if Objective.parse(objective).needs_default_metrics:
-        inputs["model_metrics"] = f"{RESULTS}/metrics/{model}/seed-{SEED}/valid.json"
-    return inputs
+        return {"model_metrics": f"{RESULTS}/metrics/{model}/seed-{SEED}/valid.json"}
+    return {}
 
 
 def study_sample(study):

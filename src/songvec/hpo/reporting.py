@@ -14,13 +14,16 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from songvec.hpo.trials import (DEFAULT_CONFIG_ATTR, WORKER_ATTR, best_of, counts_toward_budget, fail_kind,
-                                front_of, is_finished_evaluation, trials_since_improvement)
+from songvec.hpo.trials import (DEFAULT_CONFIG_ATTR, RANDOM_FALLBACK_ATTR, REJECTED_DRAWS_ATTR, WORKER_ATTR,
+                                best_of, counts_toward_budget, fail_kind, front_of, is_finished_evaluation,
+                                trials_since_improvement)
 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:
-    """JSON-ready summary: objectives, trial counts by state, infeasible/failed counts, the best
-    trial (single objective) or the Pareto front, and the wall time (first start to last end)."""
+    """JSON-ready summary: objectives, trial counts by state, infeasible/failed counts, the random draws
+    rejected as predicted infeasible (never trials) and the trials drawn at random instead of by the
+    sampler's model, the best trial (single objective) or the Pareto front, and the
+    wall time (first start to last end)."""
     trials = study.get_trials(deepcopy=False)
     fails = Counter(filter(None, map(fail_kind, trials)))
     starts = [t.datetime_start for t in trials if t.datetime_start is not None]
@@ -36,11 +39,14 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
         "n_failed_stale": fails["stale"],
         "n_skipped": fails["skipped"],
         "budget_used": sum(map(counts_toward_budget, trials)),
+        "n_rejected_draws": sum(t.user_attrs.get(REJECTED_DRAWS_ATTR, 0) for t in trials),
+        "n_random_fallback": sum(RANDOM_FALLBACK_ATTR in t.user_attrs for t in trials),
         "first_start": min(starts).isoformat() if starts else None,
         "last_end": max(ends).isoformat() if ends else None,
         "wall_time_seconds": (max(ends) - min(starts)).total_seconds() if starts and ends else None,
         "search_space": study.user_attrs.get("search_space"),
         "default_metrics": study.user_attrs.get("default_metrics"),
+        "sampler": study.user_attrs.get("sampler_definition"),
     }
     if len(study.directions) == 1:
         best = best_of(trials, study.directions)
@@ -58,7 +64,8 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
 def trials_frame(study: optuna.Study):
     """One row per trial (``pandas.DataFrame``): number, state, start/end, duration_seconds,
     value (``value_<objective>`` for several objectives), ``param_*``, ``metric_*``,
-    evaluate_seconds, infeasible, infeasible_reason, fail_kind (error/stale/skipped), worker.
+    evaluate_seconds, infeasible, infeasible_reason, fail_kind (error/stale/skipped), rejected_draws,
+    random_fallback (bool), worker.
 
     The columns come in this order whatever the trials: parameters in search-space order, metrics
     in the order of the first trial that has them (a killed first trial changes nothing)."""
@@ -82,6 +89,8 @@ def trials_frame(study: optuna.Study):
                 "infeasible_reason": t.user_attrs.get("infeasible_reason"),
                 "fail_kind": fail_kind(t), "error": t.user_attrs.get("error"),
                 "default_config": bool(t.user_attrs.get(DEFAULT_CONFIG_ATTR)),
+                "rejected_draws": t.user_attrs.get(REJECTED_DRAWS_ATTR),
+                "random_fallback": RANDOM_FALLBACK_ATTR in t.user_attrs,
                 "worker": t.user_attrs.get(WORKER_ATTR)}
         rows.append(row)
     seen = dict.fromkeys(key for row in rows for key in row)
@@ -90,7 +99,7 @@ def trials_frame(study: optuna.Study):
     metrics = [c for c in seen if c.startswith("metric_")]
     head = ["number", "state", "datetime_start", "datetime_complete", "duration_seconds", *value_columns]
     tail = ["evaluate_seconds", "infeasible", "infeasible_reason", "fail_kind", "error", "default_config",
-            "worker"]
+            "rejected_draws", "random_fallback", "worker"]
     frame = pd.DataFrame(rows, columns=head + params + metrics + tail)
     return frame.sort_values("number", ignore_index=True)
 

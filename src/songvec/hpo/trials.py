@@ -13,11 +13,18 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 FEASIBILITY_CONSTRAINT = "feasibility"
-"""Optuna constraint of every evaluated trial: 0 when feasible, the violation (> 0) when not."""
+"""Optuna constraint of every evaluated trial: the violation (> 0) when infeasible; when feasible, the
+predicted slack (predicted time / budget - 1, <= 0) if the worker has a prediction, else 0."""
 WORKER_ATTR = "worker"
 """User attribute claiming a trial for a worker: ``host:pid#worker_index``."""
 DEFAULT_CONFIG_ATTR = "default_config"
 """User attribute of the enqueued default configuration's trials."""
+REJECTED_DRAWS_ATTR = "rejected_draws"
+"""User attribute: random draws rejected as predicted infeasible before the trial's configuration (they
+never become trials)."""
+RANDOM_FALLBACK_ATTR = "random_fallback"
+"""User attribute of a trial drawn at random because its sampler's model kept proposing configurations
+predicted infeasible: how many it proposed."""
 
 
 def counts_toward_budget(trial: FrozenTrial) -> bool:

@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from songvec import time_budget
 from songvec.hpo.recovery import fail_abandoned_trials
 from songvec.hpo.reporting import progress_line
-from songvec.hpo.sampling import SAMPLERS, WorkerSampler
+from songvec.hpo.sampling import SAMPLERS, Violation, WorkerSampler, sampler_settings
 from songvec.hpo.space import PAPER_SEARCH_SPACE, SearchSpace
 from songvec.hpo.storage import fail_stale_trials, open_storage, storage_location
 from songvec.hpo.trials import DEFAULT_CONFIG_ATTR, FEASIBILITY_CONSTRAINT, counts_toward_budget, stop_reason
@@ -47,6 +47,9 @@ class WorkerSettings:
         seed: the study's sampler seed; each trial's sampler is seeded from it ("Seeds").
         worker_index: this worker among the study's workers (0, 1, ...); worker 0 enqueues the default.
         sampler: one of :data:`songvec.hpo.sampling.SAMPLERS`.
+        sampler_settings: its settings (:data:`songvec.hpo.sampling.SAMPLER_SETTINGS` has the defaults).
+        constrained_sampling: given a predicted constraint, draws predicted infeasible are redrawn before
+            they become trials ("Constraint-aware sampling"); False: every draw is a trial.
         enqueue_default: worker 0 evaluates the defaults of ``space`` first.
         heartbeat_interval, grace_period: seconds between heartbeats of a running trial, and after the
             last one until it counts as killed (None: 3 heartbeats).
@@ -61,6 +64,8 @@ class WorkerSettings:
     seed: int = 0
     worker_index: int = 0
     sampler: str = "tpe"
+    sampler_settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    constrained_sampling: bool = True
     enqueue_default: bool = False
     heartbeat_interval: int = 60
     grace_period: int | None = None
@@ -75,6 +80,7 @@ class WorkerSettings:
             raise ValueError(f"n_random_trials must be an int >= 0, got {self.n_random_trials!r}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        object.__setattr__(self, "sampler_settings", sampler_settings(self.sampler, self.sampler_settings))
         if not (isinstance(self.worker_index, int) and self.worker_index >= 0):
             raise ValueError(f"worker_index must be an int >= 0, got {self.worker_index!r}")
 
@@ -84,39 +90,47 @@ class WorkerSettings:
                     model: Mapping[str, Any] | None = None) -> "WorkerSettings":
         """The settings of worker ``worker_index`` of a study seeded ``seed``, from the config sections
         ``hpo``, ``word2vec`` (the search space's defaults) and ``evaluation``; ``pareto``: the
-        multi-objective study (its own ``hpo.pareto.max_trials``). ``model``: a study of another model than
-        the paper's skip-gram, its options (:meth:`songvec.models.ModelOptions.as_dict`: name, defaults,
-        search space, settings), tuned with ``hpo.other_models``' trials."""
+        multi-objective study (its own ``hpo.pareto.max_trials`` and ``hpo.pareto.sampler``). ``model``: a
+        study of another model than the paper's skip-gram, its options
+        (:meth:`songvec.models.ModelOptions.as_dict`: name, defaults, search space, settings), tuned with
+        ``hpo.other_models``' trials and the same sampler as the skip-gram's studies (``hpo.sampler``)."""
+        time = {k: hpo[k] for k in time_budget.CONFIG_KEYS}
         if model is not None:
             other = hpo["other_models"]
-            space = {name: {**spec, "default": model["defaults"][name]}
-                     for name, spec in model["search_space"].items()}
-            return cls(
-                max_trials=other["max_trials"], space=SearchSpace.from_dict(space),
-                n_random_trials=other["random_trials"], patience=other["patience"], seed=seed,
-                worker_index=worker_index, enqueue_default=hpo["enqueue_default"],
-                heartbeat_interval=hpo["heartbeat_seconds"],
-                evaluation_definition={"model": {"name": model["name"], "defaults": model["defaults"],
-                                                 "settings": {k: v for k, v in model["settings"].items()
-                                                              if k != "workers"}},
-                                       "evaluation": evaluation,
-                                       "time": {k: hpo[k] for k in time_budget.CONFIG_KEYS}},
-            )
-        space = {name: {**spec, "default": word2vec["defaults"][name]} for name, spec in hpo["search_space"].items()}
+            defaults, search_space = model["defaults"], model["search_space"]
+            trials = {"max_trials": other["max_trials"], "n_random_trials": other["random_trials"],
+                      "patience": other["patience"]}
+            # what a trial's metrics depend on besides its parameters (the thread count aside)
+            definition = {"model": {"name": model["name"], "defaults": defaults,
+                                    "settings": {k: v for k, v in model["settings"].items() if k != "workers"},
+                                    "cost_model": model["cost_model"]},
+                          "evaluation": evaluation, "time": time}
+        else:
+            defaults, search_space = word2vec["defaults"], hpo["search_space"]
+            trials = {"max_trials": hpo["pareto"]["max_trials"] if pareto else hpo["max_trials"],
+                      "n_random_trials": hpo["random_trials"], "patience": hpo["patience"]}
+            definition = {"word2vec": {k: v for k, v in word2vec.items() if k != "workers"},
+                          "evaluation": evaluation, "time": time}
+        space = {name: {**spec, "default": defaults[name]} for name, spec in search_space.items()}
+        sampler = hpo["pareto"]["sampler"] if pareto else hpo["sampler"]
         return cls(
-            max_trials=hpo["pareto"]["max_trials"] if pareto else hpo["max_trials"],
+            **trials,
             space=SearchSpace.from_dict(space),
-            n_random_trials=hpo["random_trials"],
-            patience=hpo["patience"],
             seed=seed,
             worker_index=worker_index,
+            sampler=sampler,
+            sampler_settings=hpo["sampler_settings"].get(sampler, {}),
+            constrained_sampling=hpo["constrained_sampling"],
             enqueue_default=hpo["enqueue_default"],
             heartbeat_interval=hpo["heartbeat_seconds"],
-            # what a trial's metrics depend on besides its parameters (gensim's thread count aside)
-            evaluation_definition={"word2vec": {k: v for k, v in word2vec.items() if k != "workers"},
-                                   "evaluation": evaluation,
-                                   "time": {k: hpo[k] for k in time_budget.CONFIG_KEYS}},
+            evaluation_definition=definition,
         )
+
+    @property
+    def sampler_definition(self) -> dict[str, Any]:
+        """What decides the configurations a seed gives (stored with the study, "Study definition")."""
+        return {"sampler": self.sampler, "settings": dict(self.sampler_settings),
+                "n_random_trials": self.n_random_trials, "constrained_sampling": self.constrained_sampling}
 
     @property
     def stopping_rules(self) -> dict[str, Any]:
@@ -126,7 +140,8 @@ class WorkerSettings:
 
 def run_study_worker(study_name: str, storage_url: str, objective: Objective | str, evaluate: Evaluate,
                      default_metrics: Metrics | None = None, settings: WorkerSettings | None = None, *,
-                     logger: logging.Logger | None = None, **options) -> None:
+                     predicted_violation: Violation | None = None, logger: logging.Logger | None = None,
+                     **options) -> None:
     """Run one worker of a single-objective study until the budget is used or it converged.
 
     Creates the study (maximising ``objective``) if needed, otherwise resumes it: stale RUNNING
@@ -134,19 +149,24 @@ def run_study_worker(study_name: str, storage_url: str, objective: Objective | s
     (distinct ``worker_index``) may run on one study at once. ``evaluate(params)`` returns the
     metrics dict or raises :class:`~songvec.time_budget.TrialInfeasible`; any other exception fails
     the trial and is re-raised. ``default_metrics`` are needed by lambda objectives.
+    ``predicted_violation(params)``: a deterministic prediction of ``evaluate``'s constraint (> 0 when a
+    configuration is predicted infeasible, e.g. :meth:`songvec.time_budget.TimeBudget.violation_predictor`):
+    with ``constrained_sampling``, predicted-infeasible draws are redrawn before they become trials, and
+    feasible trials carry the predicted slack as their constraint value ("Constraint-aware sampling").
     ``settings``: a :class:`WorkerSettings`; ``options`` are its fields (they replace those of
     ``settings``, or make the settings alone, e.g. ``max_trials=60, seed=1``).
     Each trial stores user attrs ``metrics``, ``objectives``, ``evaluate_seconds``,
-    ``infeasible`` (+ ``infeasible_reason``), ``worker``.
+    ``infeasible`` (+ ``infeasible_reason``), ``worker``, and ``rejected_draws`` when draws are checked.
     """
     _run_worker(study_name, storage_url, [as_objective(objective)], evaluate, default_metrics,
-                _settings(settings, options), logger or log)
+                _settings(settings, options), predicted_violation, logger or log)
 
 
 def run_pareto_worker(study_name: str, storage_url: str, evaluate: Evaluate,
                       default_metrics: Metrics | None = None, settings: WorkerSettings | None = None, *,
                       objectives: Sequence[Objective | str] = ("HitRate", "VRCGenre"),
-                      logger: logging.Logger | None = None, **options) -> None:
+                      predicted_violation: Violation | None = None, logger: logging.Logger | None = None,
+                      **options) -> None:
     """Run one worker of a multi-objective study (default: HitRate and VRCGenre, maximised).
 
     Same protocol as :func:`run_study_worker`; convergence (optional ``patience``) counts trials
@@ -156,7 +176,7 @@ def run_pareto_worker(study_name: str, storage_url: str, evaluate: Evaluate,
     if len(parsed) < 2 or len({o.name for o in parsed}) != len(parsed):
         raise ValueError(f"a Pareto study needs two or more distinct objectives, got {list(objectives)}")
     _run_worker(study_name, storage_url, parsed, evaluate, default_metrics, _settings(settings, options),
-                logger or log)
+                predicted_violation, logger or log)
 
 
 def _settings(settings: WorkerSettings | None, options: dict[str, Any]) -> WorkerSettings:
@@ -164,7 +184,8 @@ def _settings(settings: WorkerSettings | None, options: dict[str, Any]) -> Worke
 
 
 def _run_worker(study_name: str, storage_url: str, objectives: list[Objective], evaluate: Evaluate,
-                default_metrics: Metrics | None, settings: WorkerSettings, logger: logging.Logger) -> None:
+                default_metrics: Metrics | None, settings: WorkerSettings, predicted_violation: Violation | None,
+                logger: logging.Logger) -> None:
     if default_metrics is None and any(o.needs_default_metrics for o in objectives):
         raise ValueError(f"objectives {[o.name for o in objectives]} need default_metrics")
     default_metrics = None if default_metrics is None else {k: float(v) for k, v in default_metrics.items()}
@@ -180,13 +201,16 @@ def _run_worker(study_name: str, storage_url: str, objectives: list[Objective], 
                          f"{[o.name for o in objectives]} need {directions}")
     _check_study_definition(probe, {"objectives": [o.name for o in objectives],
                                     "search_space": settings.space.to_dict(), "default_metrics": default_metrics,
-                                    "evaluation_definition": settings.evaluation_definition},
+                                    "evaluation_definition": settings.evaluation_definition,
+                                    "sampler_definition": settings.sampler_definition},
                             storage_location(storage_url, study_name))
     fail_abandoned_trials(probe, settings.worker_index, storage.grace_period, logger)
     n_stored = len(probe.get_trials(deepcopy=False))
     worker_label = f"{socket.gethostname()}:{os.getpid()}#{settings.worker_index}"
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=WorkerSampler(
-        storage, settings.sampler, settings.n_random_trials, settings.seed, settings.worker_index, worker_label))
+        storage, settings.sampler, settings.n_random_trials, settings.seed, settings.worker_index, worker_label,
+        settings.sampler_settings, distributions=settings.space.distributions(),
+        predicted_violation=predicted_violation if settings.constrained_sampling else None))
 
     rules = settings.stopping_rules
     reason = stop_reason(study.get_trials(deepcopy=False), study.directions, **rules)
@@ -195,11 +219,14 @@ def _run_worker(study_name: str, storage_url: str, objectives: list[Objective], 
         return
     if settings.enqueue_default and settings.worker_index == 0:
         _enqueue_default(study, settings.space, logger)
-    logger.info("study %s: worker %s starts (objectives %s, %d trials stored, sampler %s seeded "
-                "per trial from seed %d)", study_name, worker_label, [o.name for o in objectives],
-                n_stored, settings.sampler, settings.seed)
+    logger.info("study %s: worker %s starts (objectives %s, %d trials stored, sampler %s %s seeded per trial "
+                "from seed %d, %s)", study_name, worker_label, [o.name for o in objectives], n_stored,
+                settings.sampler, settings.sampler_settings, settings.seed,
+                "draws predicted infeasible are redrawn" if predicted_violation and settings.constrained_sampling
+                else "every draw is evaluated")
     reporter = _StopAndReport(rules, logger)
-    runner = _TrialRunner(objectives, evaluate, default_metrics, settings.space, settings.max_trials)
+    runner = _TrialRunner(objectives, evaluate, default_metrics, settings.space, settings.max_trials,
+                          predicted_violation)
     study.optimize(runner, callbacks=[reporter], catch=(_SkippedTrial,))
     logger.info("study %s: worker %s stops: %s", study_name, worker_label, reporter.reason)
 
@@ -211,9 +238,9 @@ class _SkippedTrial(Exception):
 class _TrialRunner:
     """The Optuna objective: budget check, sampling, ``evaluate`` and recording of one trial."""
 
-    def __init__(self, objectives, evaluate, default_metrics, space, max_trials):
+    def __init__(self, objectives, evaluate, default_metrics, space, max_trials, predicted_violation):
         self.objectives, self.evaluate, self.default_metrics = objectives, evaluate, default_metrics
-        self.space, self.max_trials = space, max_trials
+        self.space, self.max_trials, self.predicted_violation = space, max_trials, predicted_violation
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         earlier = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number]
@@ -240,7 +267,9 @@ class _TrialRunner:
         trial.set_user_attr("metrics", {k: float(v) for k, v in metrics.items()})
         trial.set_user_attr("objectives", dict(zip((o.name for o in self.objectives), values)))
         trial.set_user_attr("infeasible", False)
-        trial.set_constraint(FEASIBILITY_CONSTRAINT, 0.0)
+        # the predicted slack tells samplers that model the constraint (GP) where its boundary lies
+        slack = 0.0 if self.predicted_violation is None else min(self.predicted_violation(params), 0.0)
+        trial.set_constraint(FEASIBILITY_CONSTRAINT, slack)
         return values[0] if len(values) == 1 else values
 
     def _objective_values(self, metrics: Metrics) -> list[float]:

@@ -17,8 +17,8 @@ name                      kind       module
 
 Config: ``models`` lists the models a run compares; ``word2vec_sg`` takes its defaults from
 ``word2vec.defaults``, its search space from ``hpo.search_space`` and its settings from ``word2vec`` (the
-paper's), every other model from ``model_config.<name>`` (``defaults``, ``search_space``, ``settings``;
-CBOW shares the ``word2vec`` settings). :func:`options` reads them in one place.
+paper's) and its cost model from ``hpo.cost_model``, every other model from ``model_config.<name>``
+(``defaults``, ``search_space``, ``settings``, ``cost_model``; CBOW shares the ``word2vec`` settings). :func:`options` reads them in one place.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from songvec.models.baselines import POPULARITY, TRANSITIONS, Ranking, TrainedRa
 from songvec.models.glove import GLOVE
 from songvec.models.sppmi_svd import SPPMI_SVD
 from songvec.models.word2vec import WORD2VEC_CBOW, WORD2VEC_SG
-from songvec.time_budget import CLOCKS, TimeBudget
-from songvec.training import TrainedModel, Word2VecParams, save_model
+from songvec.time_budget import TimeBudget
+from songvec.training import TokenChunks, TrainedModel, Word2VecParams, save_model
 
 PAPER_MODEL = "word2vec_sg"
 """The paper's model: the reference of the time budget and of the models table's significance marks."""
@@ -58,13 +58,15 @@ def get(name: str) -> Model:
 @dataclasses.dataclass(frozen=True)
 class ModelOptions:
     """A model's part of the config: ``defaults`` (hyper-parameter -> value), ``search_space`` (as
-    ``hpo.search_space``; empty: nothing to tune) and ``settings`` (the fixed ones, the section its
-    settings class reads)."""
+    ``hpo.search_space``; empty: nothing to tune), ``settings`` (the fixed ones, the section its
+    settings class reads) and ``cost_model`` (coefficient -> CPU nanoseconds per unit of its
+    :attr:`~songvec.models.base.Model.work`)."""
 
     name: str
     defaults: Mapping[str, Any]
     search_space: Mapping[str, Mapping[str, Any]]
     settings: Mapping[str, Any]
+    cost_model: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def model(self) -> Model:
@@ -91,9 +93,14 @@ class ModelOptions:
         return {name: max(value, self.search_space.get(name, {}).get("high", value))
                 for name, value in self.defaults.items()}
 
+    def predicted_seconds(self, params, settings, statistics: Mapping[str, Any]) -> float:
+        """Predicted CPU seconds of training ``params`` (:meth:`~songvec.models.base.Model.predicted_seconds`
+        with :attr:`cost_model`)."""
+        return self.model.predicted_seconds(params, settings, statistics, self.cost_model)
+
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "defaults": dict(self.defaults), "search_space": dict(self.search_space),
-                "settings": dict(self.settings)}
+                "settings": dict(self.settings), "cost_model": dict(self.cost_model)}
 
 
 def options(config: Mapping[str, Any], name: str) -> ModelOptions:
@@ -102,35 +109,38 @@ def options(config: Mapping[str, Any], name: str) -> ModelOptions:
     if name == PAPER_MODEL:
         word2vec = config["word2vec"]
         return ModelOptions(name, word2vec["defaults"], config["hpo"]["search_space"],
-                            {k: v for k, v in word2vec.items() if k != "defaults"})
+                            {k: v for k, v in word2vec.items() if k != "defaults"}, config["hpo"]["cost_model"])
     section = config["model_config"][name]
     settings = {k: v for k, v in config["word2vec"].items() if k != "defaults"} if name == "word2vec_cbow" else \
         section.get("settings", {})
-    return ModelOptions(name, section.get("defaults", {}), section.get("search_space", {}), settings)
+    return ModelOptions(name, section.get("defaults", {}), section.get("search_space", {}), settings,
+                        section.get("cost_model", {}))
 
 
-def time_budget(found: ModelOptions, hpo: Mapping[str, Any], reference_record: Mapping[str, Any],
-                own_record: Mapping[str, Any] | None = None, settings=None,
-                statistics: Mapping[str, Any] | None = None) -> TimeBudget:
-    """The time budget of a study of the model of ``found``: ``hpo.time_budget_factor`` x the training time of
-    the skip-gram default (``reference_record``, its training record), whatever the model (equal training
-    cost, README "Models").
+def time_budget(found: ModelOptions, reference: ModelOptions, hpo: Mapping[str, Any],
+                reference_record: Mapping[str, Any], corpus: TokenChunks, settings=None) -> TimeBudget:
+    """The time budget of a study of the model of ``found`` on the training sequences ``corpus``:
+    ``hpo.time_budget_factor`` x the training time of ``reference``'s defaults (the skip-gram's, whose
+    training record is ``reference_record``), whatever the model (equal training cost, README "Models").
 
-    For the skip-gram itself this is :meth:`TimeBudget.from_config`. Another model's configuration is
-    predicted to train its cost model's share of its own default's measured time (``own_record``, on the
-    budget's clock): cost(params) / cost(defaults) x own seconds, with the model's ``settings`` and the
-    corpus ``statistics``; a measured training is held to the same seconds as the skip-gram's trials.
+    For the skip-gram itself this is :meth:`TimeBudget.from_config`. Another model's configuration (trained
+    with its ``settings``) is predicted to take its cost model's seconds over the reference's by the skip-gram
+    cost model (``hpo.cost_model``), both in CPU nanoseconds per unit of work fitted on the same machine
+    (``benchmarks/bench_cost_model.py``): a deterministic ratio, so that with ``time_measure: model`` the
+    decision is the same on any machine and under any load, as the skip-gram's; with ``cpu`` or ``wall`` a
+    training is also held to the skip-gram trials' measured seconds.
     """
-    if found.name == PAPER_MODEL:
-        return TimeBudget.from_config(hpo, Word2VecParams(**found.defaults), reference_record)
-    budget = TimeBudget.from_config(hpo, Word2VecParams(), reference_record)
-    key = CLOCKS[budget.clock].record_key
-    model, statistics = found.model, statistics or {}
-    base = model.cost(found.default_params(), settings, statistics)
-    ratio = float(own_record[key]) / budget.reference_seconds
+    defaults = Word2VecParams(**reference.defaults)
+    budget = TimeBudget.from_config(hpo, defaults, reference_record, corpus.chunk_lengths)
+    if found.name == reference.name:
+        return budget
+    reference_seconds = reference.predicted_seconds(
+        defaults, reference.training_settings(seed=0, workers=1),
+        reference.model.statistics(corpus, None, {"window": defaults.window}))
+    statistics = found.model.statistics(corpus, settings, found.largest())
 
     def relative(params) -> float:
-        return model.cost(params, settings, statistics) / base * ratio
+        return found.predicted_seconds(params, settings, statistics) / reference_seconds
 
     return dataclasses.replace(budget, reference=None, relative=relative)
 

@@ -42,12 +42,14 @@ class Model:
             the trained model (``TrainedModel`` or ``TrainedRanking``), raising
             :class:`~songvec.time_budget.OverTimeBudget` when its training is projected past
             ``budget_seconds`` on ``clock``.
-        cost: ``cost(params, settings, statistics)`` -> the predicted cost of a training, in the model's
-            own unit (only ratios between configurations of one model are used: :mod:`songvec.time_budget`);
-            ``statistics`` are :meth:`statistics`' of the training corpus.
-        statistics: ``statistics(corpus, settings, largest)`` -> what :attr:`cost` needs to know of the
-            corpus (e.g. the co-occurring pairs per window), computed once per study worker; ``largest``:
-            hyper-parameter -> the largest value the study can ask for.
+        work: ``work(params, settings, statistics)`` -> the amounts of work of one whole training, by the
+            name of the cost-model coefficient (CPU nanoseconds per unit) each is multiplied by
+            (:meth:`predicted_seconds`; config ``model_config.<name>.cost_model``, ``hpo.cost_model`` for the
+            skip-gram); ``statistics`` are :attr:`statistics`' of the training corpus.
+        cost_terms: the names of those coefficients (the keys :attr:`work` returns).
+        statistics: ``statistics(corpus, settings, largest)`` -> what :attr:`work` needs to know of the
+            corpus (its tokens, the co-occurring pairs per window...), computed once per study worker;
+            ``largest``: hyper-parameter -> the largest value the study can ask for.
         summary: one line for the README's model table.
         cooccurrence: its training holds a co-occurrence matrix of the songs within its window (memory:
             :mod:`songvec.cooccurrence`).
@@ -58,7 +60,8 @@ class Model:
     params: type
     settings: type
     train: Callable[..., Any]
-    cost: Callable[[Any, Any, Mapping[str, Any]], float]
+    work: Callable[[Any, Any, Mapping[str, Any]], dict[str, float]]
+    cost_terms: tuple[str, ...]
     statistics: Callable[[TokenChunks, Any, Mapping[str, float]], Mapping[str, Any]]
     summary: str
     cooccurrence: bool = False
@@ -66,6 +69,16 @@ class Model:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"model {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
+
+    def predicted_seconds(self, params, settings, statistics: Mapping[str, Any],
+                          coefficients: Mapping[str, float]) -> float:
+        """Predicted CPU seconds of a training: the sum of each amount of :attr:`work` times its coefficient
+        (CPU nanoseconds per unit, fitted by ``benchmarks/bench_cost_model.py``)."""
+        work = self.work(params, settings, statistics)
+        missing = sorted(set(work) - set(coefficients))
+        if missing:
+            raise ValueError(f"the cost model of {self.name} lacks the coefficient(s) {', '.join(missing)}")
+        return sum(coefficients[name] * amount for name, amount in work.items()) * 1e-9
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -141,9 +154,9 @@ def require_integers(fields, names, minimum: int = 1) -> None:
             raise ValueError(f"{type(fields).__name__}.{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def no_statistics(corpus: TokenChunks, settings, largest: Mapping[str, float]) -> dict[str, Any]:
-    """The statistics of a model whose cost needs none."""
-    return {}
+def token_statistics(corpus: TokenChunks, settings, largest: Mapping[str, float]) -> dict[str, Any]:
+    """``tokens``: the statistics of a model whose work depends only on the corpus' size."""
+    return {"tokens": corpus.n_tokens}
 
 
 def cooccurrence_statistics(corpus: TokenChunks, settings, largest: Mapping[str, float]) -> dict[str, Any]:

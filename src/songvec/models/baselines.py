@@ -25,8 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from songvec import atomic, cooccurrence
-from songvec.models.base import (Model, TrainingClock, Vocabulary, embedding_record, no_statistics,
-                                 require_integers)
+from songvec.models.base import (Model, TrainingClock, Vocabulary, embedding_record, require_integers,
+                                 token_statistics)
 from songvec.training import TokenChunks
 
 log = logging.getLogger(__name__)
@@ -180,12 +180,19 @@ def _train_transitions(corpus: TokenChunks, params: TransitionsParams, settings:
     return TrainedRanking(ranking, record)
 
 
+def _transitions_work(params: TransitionsParams, settings: TransitionsSettings,
+                      statistics: Mapping[str, Any]) -> dict[str, float]:
+    """Counting the followers (``per_count``: tokens x window) and ranking them, reading the sequences
+    (``per_token``)."""
+    return {"per_count": statistics["tokens"] * params.window, "per_token": statistics["tokens"]}
+
+
 POPULARITY = Model(name="popularity", kind="ranking", params=PopularityParams, settings=PopularitySettings,
-                   train=_train_popularity, cost=lambda params, settings, statistics: 1.0,
-                   statistics=no_statistics, summary="the most played songs, the same for every query")
+                   train=_train_popularity, work=lambda params, settings, statistics: {"per_token": statistics["tokens"]},
+                   cost_terms=("per_token",), statistics=token_statistics, summary="the most played songs, the same for every query")
 TRANSITIONS = Model(name="transitions", kind="ranking", params=TransitionsParams, settings=TransitionsSettings,
-                    train=_train_transitions, cost=lambda params, settings, statistics: float(params.window),
-                    statistics=no_statistics,
+                    train=_train_transitions, work=_transitions_work,
+                    cost_terms=("per_count", "per_token"), statistics=token_statistics,
                     cooccurrence=True,
                     summary="the songs that most often follow the query in training (within a window), then "
                             "the most played")

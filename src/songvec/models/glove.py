@@ -234,14 +234,20 @@ def train(corpus: TokenChunks, params: GloveParams, settings: GloveSettings, *, 
     return trained_embedding(vocabulary, vectors, record)
 
 
-def cost(params: GloveParams, settings: GloveSettings, statistics: Mapping[str, Any]) -> float:
-    """Predicted cost in multiply-adds: counting (tokens x window) and, per epoch, 3 d per co-occurring pair
-    (half the matrix's entries), the AdaGrad step (4 per parameter) and, with Laplace smoothing, 2 V d^2."""
+def work(params: GloveParams, settings: GloveSettings, statistics: Mapping[str, Any]) -> dict[str, float]:
+    """The work of a training: counting (``per_count``: tokens x window; the matrix's entries with sequence
+    co-occurrence, where every pair of a sequence is counted) and, over the epochs, 3 d
+    multiply-adds per co-occurring pair (``per_pair_dim``: half the matrix's entries), the AdaGrad step
+    (``per_parameter``: V (d + 1) parameters), with Laplace smoothing its dense part (``per_laplace``: 2 V d^2
+    multiply-adds), and what costs per token whatever the parameters (``per_token``)."""
     entries = statistics["sequence_entries"] if settings.cooccurrence == "sequence" else \
         window_entries(statistics, params.window)
-    songs, d = statistics["songs"], params.vector_size
-    epoch = 1.5 * entries * d + 4 * songs * (d + 1) + (2 * songs * d * d if settings.laplace_smoothing else 0)
-    return statistics["tokens"] * params.window + params.epochs * epoch
+    songs, d, epochs = statistics["songs"], params.vector_size, params.epochs
+    counted = entries if settings.cooccurrence == "sequence" else statistics["tokens"] * params.window
+    return {"per_count": counted,
+            "per_pair_dim": epochs * 1.5 * entries * d, "per_parameter": epochs * songs * (d + 1),
+            "per_laplace": epochs * 2 * songs * d * d if settings.laplace_smoothing else 0.0,
+            "per_token": statistics["tokens"]}
 
 
 def statistics(corpus: TokenChunks, settings: GloveSettings, largest: Mapping[str, float]) -> dict[str, Any]:
@@ -254,7 +260,8 @@ def statistics(corpus: TokenChunks, settings: GloveSettings, largest: Mapping[st
     return {"tokens": corpus.n_tokens, "songs": len(vocabulary), "sequence_entries": int(entries)}
 
 
-GLOVE = Model(name="glove", kind="embedding", params=GloveParams, settings=GloveSettings, train=train, cost=cost,
+GLOVE = Model(name="glove", kind="embedding", params=GloveParams, settings=GloveSettings, train=train, work=work,
+              cost_terms=("per_count", "per_pair_dim", "per_parameter", "per_laplace", "per_token"),
               statistics=statistics,
               cooccurrence=True,
               summary="GloVe / MuSE: weighted least squares on the global co-occurrence matrix (window or "

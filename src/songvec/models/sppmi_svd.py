@@ -142,17 +142,21 @@ def train(corpus: TokenChunks, params: SppmiParams, settings: SppmiSettings, *, 
     return trained_embedding(vocabulary, vectors, record)
 
 
-def cost(params: SppmiParams, settings: SppmiSettings, statistics: Mapping[str, Any]) -> float:
-    """Predicted cost: the window's weighted pairs counted (tokens x window) plus the SVD, about
-    (2 iterations + 4) products of the co-occurrence matrix (an upper bound of the SPPMI's entries) with
-    (V, d + oversamples) blocks, in multiply-adds."""
+def work(params: SppmiParams, settings: SppmiSettings, statistics: Mapping[str, Any]) -> dict[str, float]:
+    """The work of a training: the window's weighted pairs counted (``per_count``: tokens x window), the
+    randomized SVD's sparse multiply-adds (``per_svd``: about 2 iterations + 4 products of the co-occurrence
+    matrix, an upper bound of the SPPMI's entries, with (V, l) blocks, l = d + oversamples) and its dense
+    ones (``per_dense``: a normalisation of the (V, l) block after each of those products, V l^2 each), and
+    what costs per token whatever the parameters (``per_token``: the vocabulary, reading the sequences)."""
     width = params.vector_size + settings.svd_oversamples
     entries = window_entries(statistics, params.window)
-    return statistics["tokens"] * params.window + (2 * settings.svd_iterations + 4) * entries * width
+    products = 2 * settings.svd_iterations + 4
+    return {"per_count": statistics["tokens"] * params.window, "per_svd": products * entries * width,
+            "per_dense": products * statistics["songs"] * width * width, "per_token": statistics["tokens"]}
 
 
 SPPMI_SVD = Model(name="sppmi_svd", kind="embedding", params=SppmiParams, settings=SppmiSettings, train=train,
-                  cost=cost, statistics=cooccurrence_statistics,
+                  work=work, cost_terms=("per_count", "per_svd", "per_dense", "per_token"), statistics=cooccurrence_statistics,
                   cooccurrence=True,
                   summary="shifted positive PMI of windowed co-occurrences, factorised by a truncated "
                           "(randomized) SVD")
