@@ -1,8 +1,6 @@
 """The models table: each model's default and tuned configurations on test, with significance marks against the
 skip-gram default, and its figure (rule models_table)."""
 
-import pandas as pd
-
 from songvec import atomic, comparison, figures, final_evaluation, significance, tables
 from songvec.logs import logged
 
