@@ -5,6 +5,7 @@ These run Snakemake as a user would (a subprocess, the clone's Snakefile, a fres
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,12 @@ def test_tiny_run_builds_every_table_and_figure(tiny_run):
     assert table4["config"].tolist() == ["default", "HitRate", "VRCGenre", "lambdaGenre-0.01"]
     assert table4[["hitrate", "ndcg", "hardneg"]].apply(lambda c: c.between(0, 1)).all().all()
     assert (table4["ndcg"] <= table4["hitrate"]).all()
+    # the models table: every model's default, and the tuned HitRate row of each model with something to tune
+    models = pd.read_csv(tiny_run / "tables" / "models.csv")
+    assert set(models["model"]) == {"word2vec_sg", "word2vec_cbow", "sppmi_svd", "glove", "popularity", "transitions"}
+    assert set(models.loc[models["objective"] == "HitRate", "model"]) == set(models["model"]) - {"popularity"}
+    assert models["hitrate"].between(0, 1).all() and (tiny_run / "tables" / "models.md").stat().st_size > 0
+    assert (tiny_run / "figures" / "models.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow
@@ -152,6 +159,50 @@ def test_batch_size_changes_no_result(tiny_run, tmp_path):
     assert (batched / "tables/table2.csv").read_text() == (whole / "tables/table2.csv").read_text()
     vectors = [load_vectors(folder / "models/default/seed-42/vectors.kv") for folder in (batched, whole)]
     assert (vectors[0][0] == vectors[1][0]).all() and (vectors[0][1] == vectors[1][1]).all()
+
+
+def hpo_outcomes(results: Path) -> dict:
+    """What the HPO studies decided, without what measures time: every study's trials (configurations,
+    states, values, metrics, rejected draws), best configurations, and Table 4."""
+    timing = ["datetime_start", "datetime_complete", "duration_seconds", "evaluate_seconds", "worker",
+              "metric_train_seconds", "metric_train_cpu_seconds"]
+    outcomes = {"table4": (results / "tables" / "table4.csv").read_text()}
+    for study in sorted(path.name for path in (results / "hpo").iterdir()):
+        trials = pd.read_csv(results / "hpo" / study / "trials.csv").drop(columns=timing)
+        best = json.loads((results / "hpo" / study / "best.json").read_text())
+        best["best_metrics"] = {k: v for k, v in best["best_metrics"].items() if k not in ("train_seconds",
+                                                                                           "train_cpu_seconds")}
+        outcomes[study] = (trials.to_csv(index=False), best)
+    return outcomes
+
+
+@pytest.mark.slow
+def test_hpo_under_the_cost_model_gives_the_same_studies_with_another_process_loading_the_cpu(tiny_run, tmp_path):
+    """hpo.time_measure: model (the default). The second run reuses the first run's data stages (their
+    determinism is tested elsewhere) and redoes every study and Table 4 while a busy loop competes for the
+    CPU: same trials, same best configurations, same Table 4."""
+    second = tmp_path / "results" / "demo-tiny"
+    for part in ("raw", "data", "hard_negatives"):
+        shutil.copytree(tiny_run / part, second / part)
+    for setting in ("models", "metrics"):
+        for folder in (tiny_run / setting).glob("default*"):
+            shutil.copytree(folder, second / setting / folder.name)
+    studies = sorted(path.name for path in (tiny_run / "hpo").iterdir())
+    targets = [f"results/demo-tiny/{name}" for name in ("tables/table4.csv",
+                                                        *(f"hpo/{study}/best.json" for study in studies))]
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        result = snakemake(tmp_path, "--cores", "2", "--configfile", str(TINY), "--", *targets)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert "hpo_worker" in output_of(result)  # the studies did run again
+    first, again = hpo_outcomes(tiny_run), hpo_outcomes(second)
+    assert set(again) == set(first) and len(studies) >= 5
+    for key in first:
+        assert again[key] == first[key], key
+    trials = pd.read_csv(tiny_run / "hpo" / "HitRate" / "trials.csv")
+    assert trials["rejected_draws"].sum() > 0  # the time budget did reject draws: there was something to decide
 
 
 def test_data_stage_on_the_real_excerpt(tmp_path, excerpt_dir):
