@@ -638,9 +638,9 @@ def test_worker_settings_of_the_skipgram_and_of_another_model_take_the_configs_s
     glove = models.options(config, "glove")
     other = hpo.WorkerSettings.from_config(hpo_section, word2vec, evaluation, seed=3, worker_index=1,
                                            model=glove.as_dict())
-    for settings in (skipgram, other):  # the same sampler, settings and constraint-aware sampling for every model
-        assert settings.sampler == "random" and not settings.constrained_sampling
-        assert settings.sampler_settings == sampler_settings("random", hpo_section["sampler_settings"].get("random"))
+    for worker in (skipgram, other):  # the same sampler, settings and constraint-aware sampling for every model
+        assert worker.sampler == "random" and not worker.constrained_sampling
+        assert worker.sampler_settings == sampler_settings("random", hpo_section["sampler_settings"].get("random"))
     assert (skipgram.max_trials, skipgram.n_random_trials, skipgram.patience) == \
         (hpo_section["max_trials"], hpo_section["random_trials"], hpo_section["patience"])
     other_models = hpo_section["other_models"]
