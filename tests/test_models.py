@@ -515,6 +515,37 @@ def test_another_models_budget_is_its_cost_model_against_the_skipgram_defaults(c
     assert own.plan(Word2VecParams(), 5).budget_seconds is None
 
 
+def test_another_models_study_under_the_cost_model_is_reproducible_and_trains_only_what_fits(corpus, data, tmp_path):
+    """hpo_worker's path for GloVe with time_measure: model: two runs of the same seed give the same trials,
+    and constraint-aware sampling evaluates only configurations predicted within the budget."""
+    from songvec import hpo
+
+    hpo_section, reference, found = _budget_options("model")
+    found = dataclasses.replace(found, defaults={"vector_size": 8, "window": 2, "epochs": 8},
+                                search_space={"vector_size": {"type": "int", "low": 4, "high": 200},
+                                              "window": {"type": "int", "low": 1, "high": 8},
+                                              "epochs": {"type": "int", "low": 2, "high": 100}})
+    hpo_section |= {"other_models": {"max_trials": 5, "random_trials": 3, "patience": 5}, "enqueue_default": True,
+                    "heartbeat_seconds": 10, "sampler": "tpe", "constrained_sampling": True,
+                    "sampler_settings": {"tpe": {"max_proposals": 20}}}
+    chunks, settings = TokenChunks(corpus), glove.GloveSettings()
+    budget = models.time_budget(found, reference, hpo_section, {"train_cpu_seconds": 1.0}, chunks, settings)
+    predictor = budget.violation_predictor(None, found.model.parse_params)
+    runs = []
+    for run in ("a", "b"):
+        url = f"journal:{tmp_path}/{run}/hpo.log"
+        worker = hpo.WorkerSettings.from_config(hpo_section, {}, {"k": 5}, seed=4, worker_index=0,
+                                                model=found.as_dict())
+        evaluate = configuration_evaluator(chunks, data, EvaluationSettings(k=5), settings, budget, model=found.model)
+        hpo.run_study_worker("glove-HitRate", url, "HitRate", evaluate, None, worker, predicted_violation=predictor)
+        study = hpo.load_study("glove-HitRate", url)
+        runs.append([(t.params, t.values, t.state) for t in study.get_trials()])
+    assert runs[0] == runs[1] and len(runs[0]) == 5
+    assert hpo.study_summary(study)["n_rejected_draws"] > 0  # the budget did have draws to refuse
+    assert all(predictor(params) <= 0 for params, _, _ in runs[0])  # nothing predicted over the budget trained
+    assert runs[0][0][0] == found.defaults  # the default first
+
+
 def test_model_options_read_each_models_part_of_the_config():
     import yaml
     from conftest import REPO
