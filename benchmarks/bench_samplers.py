@@ -153,7 +153,9 @@ def curve(trials, objective_name: str) -> list[dict]:
     return rows
 
 
-def run_sequential(args, config, hpo_config, budget, training, evaluate, default_metrics) -> list[dict]:
+def run_sequential(args, config, hpo_config, budget, training, evaluate, default_metrics,
+                   on_repeat) -> tuple[list[dict], CachedEvaluation]:
+    """Part 1; ``on_repeat(runs, cached)`` is called after each repeat (all objectives and set-ups)."""
     cached = CachedEvaluation(evaluate)
     runs = []
     total = len(args.objectives) * args.repeats * len(args.setups)
@@ -195,6 +197,7 @@ def run_sequential(args, config, hpo_config, budget, training, evaluate, default
                     log.info("%s %s repeat %d: best %.5g after %d trials, %.0f CPU s (%d trainings cached so far)",
                              objective, setup, repeat, rows[-1]["best"] or float("nan"), len(rows), study_cpu,
                              len(cached.cache))
+            on_repeat(runs, cached)
     progress.finish()
     return runs, cached
 
@@ -275,6 +278,7 @@ def figure(runs, objectives, setups, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(len(objectives), 2, figsize=(11, 3.6 * len(objectives)), squeeze=False)
     for row, objective in enumerate(objectives):
@@ -298,6 +302,7 @@ def figure(runs, objectives, setups, path: Path) -> None:
             axes[row, col].set_xlabel(label)
             axes[row, col].set_ylabel(f"best validation {objective}")
             axes[row, col].grid(alpha=0.3)
+        axes[row, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
         axes[row, 0].legend(fontsize=8)
     repeats = len({r["repeat"] for r in runs})
     fig.suptitle(f"Best feasible validation value so far: mean and 95% interval over {repeats} studies per sampler")
@@ -369,6 +374,9 @@ def main() -> None:
     parser.add_argument("--figure", type=Path, default=REPO / "docs" / "samplers.png")
     parser.add_argument("--table", type=Path, default=REPO / "docs" / "samplers.md")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out")
+    parser.add_argument("--report-from", type=Path, nargs="+",
+                        help="samplers.json of earlier (or interrupted) runs, e.g. of other --seed values run in "
+                        "parallel: write their joint table and figure without measuring")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for name in ("songvec", "optuna", "gensim"):
@@ -377,30 +385,21 @@ def main() -> None:
     for objective in args.objectives:
         as_objective(objective)
 
-    config = yaml.safe_load(args.config.read_text())
-    dataset = check_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
-    loaded = load(args.results or REPO / "results" / dataset.name, config)
-    runs, cached = run_sequential(args, config, *loaded)
-    text, targets = table(runs, args.objectives, args.setups)
-    check = cost_model_check(cached, loaded[1], loaded[2])
-    parallel = run_parallel(args, config, *loaded, targets) if args.parallel_max_trials > 0 else []
-    args.out.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(args.out / "samplers.json", {"runs": runs, "cost_model": check, "parallel": parallel,
-                                                    "args": {k: str(v) for k, v in vars(args).items()}})
-    figure(runs, args.objectives, args.setups, args.figure)
-
-    trainings = sum(1 for outcome, _ in cached.cache.values() if not isinstance(outcome, TrialInfeasible))
-    report = [f"{args.repeats} studies per set-up and objective, {args.max_trials} evaluated trials each, one worker, "
-              f"time_measure: model; {trainings} distinct configurations trained ({cached.spent:.0f} CPU s).", "", text,
-              f"Cost model over the {check['n']} configurations trained: R² {check['r2']:.3f} of predicted against "
-              f"measured train() CPU seconds, worst ratio {check['worst_ratio']:.2f}, median ratio "
-              f"{check['median_ratio']:.2f}, {100 * check['share_within_1.25']:.0f}% within 1.25x.", ""]
-    if parallel:
+    if args.report_from:
+        saved = joined([atomic.read_json(path) for path in args.report_from])
+    else:
+        saved = measure(args)
+    runs, objectives = saved["runs"], [o for o in args.objectives if any(r["objective"] == o for r in saved["runs"])]
+    setups = [s for s in args.setups if any(r["setup"] == s for r in runs)]
+    text, _ = table(runs, objectives, setups)
+    figure(runs, objectives, setups, args.figure)
+    report = [report_header(saved), "", text]
+    if saved["parallel"]:
         report += ["Two workers on one HitRate study (one run per set-up, "
-                   f"{args.parallel_max_trials} trials, wall-clock on a shared 2-core machine):", "",
+                   f"{saved['args']['parallel_max_trials']} trials, wall-clock on a shared 2-core machine):", "",
                    "| set-up | wall seconds | wall seconds to the target | CPU seconds (both workers) | best "
                    "| trials started while the other worker's ran |", "|---|---:|---:|---:|---:|---:|"]
-        for p in parallel:
+        for p in saved["parallel"]:
             to_target = "never" if p["wall_to_target"] is None else f"{p['wall_to_target']:.0f}"
             report.append(f"| {p['setup']} | {p['wall_seconds']:.0f} | {to_target} | {p['cpu_seconds']:.0f} | "
                           f"{p['best']:.4g} | {p['overlapping_trials']}/{p['n_trials']} |")
@@ -408,6 +407,68 @@ def main() -> None:
     atomic.write_text(args.table, "\n".join(report))
     print("\n".join(report))
 
+
+def measure(args) -> dict:
+    """Parts 1 and 2; the raw results are saved to ``--out``/samplers.json after every repeat of part 1, so
+    an interrupted run still leaves its finished repeats to ``--report-from``."""
+    config = yaml.safe_load(args.config.read_text())
+    dataset = check_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    loaded = load(args.results or REPO / "results" / dataset.name, config)
+    args.out.mkdir(parents=True, exist_ok=True)
+    saved = {"args": {k: str(v) for k, v in vars(args).items()}, "parallel": []}
+
+    def save(runs, cached):
+        trainings = [outcome for outcome, _ in cached.cache.values() if not isinstance(outcome, TrialInfeasible)]
+        saved.update(runs=runs, cost_model=cost_model_check(cached, loaded[1], loaded[2]),
+                     trainings=len(trainings), training_cpu_seconds=cached.spent)
+        atomic.write_json(args.out / "samplers.json", saved)
+
+    runs, _ = run_sequential(args, config, *loaded, on_repeat=save)
+    if args.parallel_max_trials > 0:
+        _, targets = table(runs, args.objectives, args.setups)
+        saved["parallel"] = run_parallel(args, config, *loaded, targets)
+        atomic.write_json(args.out / "samplers.json", saved)
+    return saved
+
+
+def cost_model_checks(saved: dict) -> list[dict]:
+    """The cost-model checks of a run's raw results: one dict as measured, a list once runs are joined."""
+    checks = saved["cost_model"]
+    return checks if isinstance(checks, list) else [checks]
+
+
+def joined(saves: list[dict]) -> dict:
+    """Several runs' raw results as one: repeats renumbered in the order of their sampler seeds (which must
+    differ), trainings and CPU seconds summed (each run trained its own configurations), the cost-model check
+    of each run kept apart (their raw points are not saved, so they cannot be pooled)."""
+    runs = [run for saved in saves for run in saved["runs"]]
+    seeds = sorted({run["seed"] for run in runs})
+    for setup_objective in {(run["setup"], run["objective"]) for run in runs}:
+        of_it = [run["seed"] for run in runs if (run["setup"], run["objective"]) == setup_objective]
+        if len(of_it) != len(set(of_it)):
+            raise SystemExit(f"--report-from: set-up {setup_objective[0]} / {setup_objective[1]} has a sampler seed "
+                             f"twice ({sorted(of_it)}): join runs of different --seed values only")
+    args = {key: value for key, value in saves[0]["args"].items() if key != "seed"}
+    if any(saved["args"]["max_trials"] != args["max_trials"] for saved in saves):
+        raise SystemExit("--report-from: the runs have different --max-trials")
+    return {"args": args, "seeds": seeds, "parallel": [p for saved in saves for p in saved["parallel"]],
+            "runs": [{**run, "repeat": seeds.index(run["seed"])} for run in runs],
+            "cost_model": [check for saved in saves for check in cost_model_checks(saved)],
+            "trainings": sum(saved["trainings"] for saved in saves),
+            "training_cpu_seconds": sum(saved["training_cpu_seconds"] for saved in saves)}
+
+
+def report_header(saved: dict) -> str:
+    runs, checks = saved["runs"], cost_model_checks(saved)
+    repeats = len({r["repeat"] for r in runs})
+    seeds = saved.get("seeds") or sorted({r["seed"] for r in runs})
+    lines = [f"Cost model over the {check['n']} configurations trained: R² {check['r2']:.3f} of predicted against "
+             f"measured train() CPU seconds, worst ratio {check['worst_ratio']:.2f}, median ratio "
+             f"{check['median_ratio']:.2f}, {100 * check['share_within_1.25']:.0f}% within 1.25x." for check in checks]
+    return (f"{repeats} studies per set-up and objective (sampler seeds {', '.join(map(str, seeds))}), "
+            f"{saved['args']['max_trials']} evaluated trials each, one worker, time_measure: model; "
+            f"{saved['trainings']} configurations trained ({saved['training_cpu_seconds']:.0f} CPU s"
+            f"{', over ' + str(len(checks)) + ' runs' if len(checks) > 1 else ''}).\n\n" + "\n".join(lines))
 
 if __name__ == "__main__":
     main()
