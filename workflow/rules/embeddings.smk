@@ -150,7 +150,9 @@ rule evaluate_model:
         f"{RESULTS}/logs/evaluate_model/{{setting}}/seed-{{seed}}/{{split}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate_model/{{setting}}/seed-{{seed}}/{{split}}.tsv"
-    threads: 2
+    # One thread: the neighbour search's result does not depend on it, and a 2-thread job cannot start beside
+    # an HPO worker on 2 cores. On a larger machine: --set-threads evaluate_model=N
+    threads: 1
     resources:
         mem_mb=streaming_mem_mb(
             1500, song_bytes=MODEL_BYTES_PER_SONG + 1000, sequences="train_masked"
