@@ -30,9 +30,9 @@ include: "workflow/rules/common.smk"
 # Every wildcard matches only what the configuration can produce: a mistyped target fails with "no rule
 # to produce it" instead of a job for a study, setting or seed that does not exist.
 wildcard_constraints:
-    study=names_pattern(list(STUDIES) + PARETO + SCALE_STUDIES),
+    study=names_pattern(list(STUDIES) + PARETO + SCALE_STUDIES + list(MODEL_STUDIES)),
     setting=names_pattern(
-        ["default", *STUDIES, *PARETO, *SCALE_STUDIES, *COHERENCE_SPACES]
+        ["default", *STUDIES, *PARETO, *SCALE_STUDIES, *COHERENCE_SPACES, *SETTING_MODEL]
         + [f"default-{study_sample(study)}" for study in SCALE_STUDIES]
     ),
     seed=r"[0-9]+",

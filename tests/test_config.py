@@ -55,6 +55,36 @@ def test_default_config_is_valid():
     (lambda c: c["max_job"].update(mem_mb=0), "config key 'max_job.mem_mb': 0 is less than the minimum of 1"),
     (lambda c: c["lfm1b"]["files"]["LFM-1b.zip"].update(sha256="abc"),
      "config key 'lfm1b.files.LFM-1b.zip.sha256': 'abc' does not match"),
+    (lambda c: c.update(models=["glove", "bert"]), "config key 'models[1]': 'bert' is not one of"),
+    (lambda c: c.update(models=["glove"]), "config key 'models': must contain word2vec_sg"),
+    (lambda c: c["model_config"]["glove"]["defaults"].update(depth=3),
+     "config key 'model_config.glove.defaults': glove has no hyper-parameter 'depth'"),
+    (lambda c: c["model_config"]["sppmi_svd"]["search_space"]["shift"].update(low=0.5),
+     "config key 'model_config.sppmi_svd.search_space.shift': low 0.5: SppmiParams.shift must be a number >= 1"),
+    (lambda c: c["model_config"]["sppmi_svd"]["search_space"].update(rank={"type": "int", "low": 2, "high": 9}),
+     "config key 'model_config.sppmi_svd.search_space': sppmi_svd has no hyper-parameter 'rank'"),
+    (lambda c: c["model_config"]["transitions"]["search_space"]["window"].update(low=20),
+     "config key 'model_config.transitions.search_space': search space parameter 'window': low (20) > high (10)"),
+    (lambda c: c["model_config"]["transitions"]["defaults"].pop("window"),
+     "config key 'model_config.transitions.defaults': give the default of window"),
+    (lambda c: c["model_config"]["glove"]["settings"].update(cooccurrence="sequence"),
+     "config key 'model_config.glove.search_space': window is unused with cooccurrence: sequence"),
+    (lambda c: c["model_config"]["transitions"]["settings"].update(fill="random"),
+     "config key 'model_config.transitions.settings.fill': 'random' is not one of"),
+    (lambda c: c["hpo"]["other_models"].update(objectives=["HitRate", "NDCG"]),
+     "config key 'hpo.other_models.objectives[1]': unknown objective 'NDCG'"),
+    (lambda c: c["final"].update(models_seeds=[4]), "config key 'final.models_seeds': [4] not among final.seeds"),
+    (lambda c: c["model_config"]["glove"]["cost_model"].pop("per_laplace"),
+     "config key 'model_config.glove.cost_model': glove's cost model has the coefficients per_count, per_pair_dim, "
+     "per_parameter, per_laplace, per_token; missing per_laplace"),
+    (lambda c: c["model_config"]["transitions"]["cost_model"].update(per_window=1.0),
+     "unknown per_window"),
+    (lambda c: c["model_config"]["transitions"]["cost_model"].update(per_count=0, per_token=0),
+     "config key 'model_config.transitions.cost_model': the coefficients cannot all be 0"),
+    (lambda c: c["model_config"]["popularity"].pop("cost_model"),
+     "config key 'model_config.popularity': 'cost_model' is a required property"),
+    (lambda c: c["model_config"]["sppmi_svd"]["cost_model"].update(per_svd=-1),
+     "config key 'model_config.sppmi_svd.cost_model.per_svd': -1 is less than the minimum of 0"),
     (lambda c: c["hpo"].update(sampler="nsga2"), "config key 'hpo.sampler': 'nsga2' is not one of"),
     (lambda c: c["hpo"]["sampler_settings"]["tpe"].update(gamma=0.1),
      "config key 'hpo.sampler_settings.tpe.gamma' is unknown"),
@@ -68,6 +98,24 @@ def test_bad_config_names_the_key(edit, message):
     with pytest.raises(ConfigError) as error:
         check_config(edited(edit), SCHEMA)
     assert message in str(error.value)
+
+
+def test_model_options_the_data_cannot_give_are_refused(tmp_path):
+    """Artist augmentation, and another model's VRC objective, on a table without artists or genres."""
+    table = tmp_path / "plays.csv"
+    table.write_text("user_id,track_id,timestamp\n1,2,3\n")
+
+    def on_table(c):
+        c.update(dataset="events")
+        c["events"].update(path=str(table))
+        c["hpo"].update(objectives=["HitRate"])
+        c["analyses"]["popularity"].update(optimized="HitRate")
+        c["model_config"]["glove"]["settings"].update(artist_augmentation=True)
+        c["hpo"]["other_models"].update(objectives=["HitRate", "VRCGenre"])
+    with pytest.raises(ConfigError) as error:
+        check_config(edited(on_table), SCHEMA)
+    assert "config key 'model_config.glove.settings.artist_augmentation': needs artists, but" in str(error.value)
+    assert "config key 'hpo.other_models.objectives': VRCGenre needs genres, but" in str(error.value)
 
 
 def test_every_problem_is_listed_at_once():

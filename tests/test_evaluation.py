@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import calinski_harabasz_score
 
-from songvec import evaluation
+from songvec.models import word2vec
 from songvec.evaluation import EvaluationData, EvaluationSettings, configuration_evaluator, evaluate_embedding
 from songvec.atomic import write_parquet
 from songvec.sequences import Sequences, write_sequences
@@ -14,8 +14,10 @@ from songvec.training import TrainingSettings, Word2VecParams
 
 
 def naive_hitrate(vectors, ids, pairs, k):
-    """Brute force: rank every other song by cosine similarity (ties by row), skip OOV and self pairs."""
-    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    """Brute force: rank every other song by cosine similarity (ties by row; a zero vector has similarity 0 with
+    every song), skip OOV and self pairs."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = np.divide(vectors, norms, out=np.zeros(vectors.shape), where=norms > 0)
     row = {int(t): i for i, t in enumerate(ids)}
     hits, gains = [], []
     for q, t in zip(pairs["query"], pairs["target"]):
@@ -90,7 +92,7 @@ def test_a_configuration_predicted_far_over_budget_is_infeasible_without_trainin
     vectors, ids, data = space
     seqs = Sequences.from_events(np.repeat([1, 2], 30), np.tile(ids[:30], 2), np.zeros(60), np.arange(60))
     trained = []
-    monkeypatch.setattr(evaluation, "train_word2vec", lambda *a, **k: trained.append(a) or 1 / 0)
+    monkeypatch.setattr(word2vec, "train_word2vec", lambda *a, **k: trained.append(a) or 1 / 0)
     evaluate = configuration_evaluator(seqs, data, EvaluationSettings(k=5), TrainingSettings(epochs=1),
                                        TimeBudget(Word2VecParams(), 1.0, factor=1.25, prediction_margin=3.0))
     with pytest.raises(TrialInfeasible, match="predicted training time"):

@@ -623,6 +623,39 @@ def test_sampler_settings_are_checked_and_a_study_keeps_its_sampler(store):
     assert len(trials_of("s", url)) == 3
 
 
+
+def test_worker_settings_of_the_skipgram_and_of_another_model_take_the_configs_sampler():
+    import yaml
+    from conftest import REPO
+
+    from songvec import models
+    from songvec.hpo.sampling import sampler_settings
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["hpo"] |= {"sampler": "random", "constrained_sampling": False}
+    hpo_section, word2vec, evaluation = config["hpo"], config["word2vec"], config["evaluation"]
+    skipgram = hpo.WorkerSettings.from_config(hpo_section, word2vec, evaluation, seed=3, worker_index=1)
+    glove = models.options(config, "glove")
+    other = hpo.WorkerSettings.from_config(hpo_section, word2vec, evaluation, seed=3, worker_index=1,
+                                           model=glove.as_dict())
+    for worker in (skipgram, other):  # the same sampler, settings and constraint-aware sampling for every model
+        assert worker.sampler == "random" and not worker.constrained_sampling
+        assert worker.sampler_settings == sampler_settings("random", hpo_section["sampler_settings"].get("random"))
+    assert (skipgram.max_trials, skipgram.n_random_trials, skipgram.patience) == \
+        (hpo_section["max_trials"], hpo_section["random_trials"], hpo_section["patience"])
+    other_models = hpo_section["other_models"]
+    assert (other.max_trials, other.n_random_trials, other.patience) == \
+        (other_models["max_trials"], other_models["random_trials"], other_models["patience"])
+    assert set(other.space.names) == set(glove.search_space)
+    # another model's trials depend on its settings and on its cost model (the time budget), not the skip-gram's
+    assert other.evaluation_definition["model"]["cost_model"] == config["model_config"]["glove"]["cost_model"]
+    assert "word2vec" not in other.evaluation_definition and "model" not in skipgram.evaluation_definition
+    tpe = hpo.WorkerSettings.from_config({**hpo_section, "sampler": "tpe"}, word2vec, evaluation, seed=3,
+                                         worker_index=1, model=glove.as_dict())
+    assert tpe.sampler == "tpe" and tpe.sampler_settings["n_ei_candidates"] == \
+        hpo_section["sampler_settings"]["tpe"]["n_ei_candidates"]
+
+
 # ----------------------------------------------------------------------------- kill, concurrency
 
 @pytest.mark.parametrize("scheme", ["sqlite", "journal"])

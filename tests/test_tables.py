@@ -132,7 +132,7 @@ def test_table4_rows_without_paper_counterpart_and_bad_input(paper):
     t = table4(extra, None, paper, metrics={"hitrate": "HitRate"})
     assert t.values.tolist() == [["multi", "lambdaGenre(0.5)", "0.1000", "-"]]
     with pytest.raises(ValueError, match="unknown significance mark"):
-        table4(ROWS, {"HitRate": {"hitrate": "down"}})
+        table4(ROWS, {"HitRate": {"hitrate": "sideways"}})
     with pytest.raises(ValueError, match="pass paper_dataset"):
         table4(ROWS, MARKS, paper, paper_dataset=None)
     with pytest.raises(ValueError, match="no 'opt_type'"):

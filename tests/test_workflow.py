@@ -79,6 +79,12 @@ def test_tiny_run_builds_every_table_and_figure(tiny_run):
     assert table4["config"].tolist() == ["default", "HitRate", "VRCGenre", "lambdaGenre-0.01"]
     assert table4[["hitrate", "ndcg", "hardneg"]].apply(lambda c: c.between(0, 1)).all().all()
     assert (table4["ndcg"] <= table4["hitrate"]).all()
+    # the models table: every model's default, and the tuned HitRate row of each model with something to tune
+    models = pd.read_csv(tiny_run / "tables" / "models.csv")
+    assert set(models["model"]) == {"word2vec_sg", "word2vec_cbow", "sppmi_svd", "glove", "popularity", "transitions"}
+    assert set(models.loc[models["objective"] == "HitRate", "model"]) == set(models["model"]) - {"popularity"}
+    assert models["hitrate"].between(0, 1).all() and (tiny_run / "tables" / "models.md").stat().st_size > 0
+    assert (tiny_run / "figures" / "models.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow

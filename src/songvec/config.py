@@ -52,7 +52,9 @@ RENAMED_KEYS = {"false_neighbors": "hard_negatives"}
 
 
 def _dotted(path) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
+    """A config path as written in messages: keys joined by dots, list positions in brackets (``models[1]``)."""
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return text or "(top level)"
 
 
 def schema_problems(config: dict, schema: dict) -> list[str]:
@@ -112,10 +114,89 @@ def semantic_problems(config: dict) -> list[str]:
         problems.append(str(error))
     else:
         problems += objective_problems(parsed, dataset)
+        problems += model_problems(config, dataset)
     if config["dataset"] == "lfm1b":
         lfm = config["lfm1b"]
         if not (lfm["mirrors"] or lfm["archive_dir"] or lfm["folder"]):
             problems.append("config key 'lfm1b': give mirrors, archive_dir or folder for dataset 'lfm1b'")
+    return problems
+
+
+def model_problems(config: dict, dataset) -> list[str]:
+    """Problems of config ``models``, ``model_config``, ``hpo.other_models`` and ``final.models_seeds`` that the
+    schema cannot see, each naming its key: unknown or invalid hyper-parameters and settings, search ranges,
+    what the data (a :class:`songvec.datasets.Dataset`) cannot give."""
+    from songvec.datasets import objective_problems
+    from songvec.hpo.space import SearchSpace
+    from songvec.models import MODELS, PAPER_MODEL, options
+    from songvec.objectives import Objective
+
+    problems = []
+    if PAPER_MODEL not in config["models"]:
+        problems.append(f"config key 'models': must contain {PAPER_MODEL}, the reference of the time budget and "
+                        "of the models table")
+    for name in MODELS:
+        if name == PAPER_MODEL:
+            continue
+        where = f"model_config.{name}"
+        found = options(config, name)
+        try:
+            found.default_params()
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        unknown = sorted(set(found.search_space) - set(found.model.param_names))
+        missing = sorted(set(found.search_space) - set(found.defaults))
+        if unknown:
+            problems.append(f"config key '{where}.search_space': {name} has no hyper-parameter "
+                            f"{', '.join(map(repr, unknown))} (its hyper-parameters: {', '.join(found.model.param_names)})")
+        elif missing:
+            problems.append(f"config key '{where}.defaults': give the default of {', '.join(missing)} (the first "
+                            "trial of a study)")
+        elif found.search_space:
+            try:
+                SearchSpace.from_dict({p: {**spec, "default": found.defaults[p]} for p, spec in found.search_space.items()})
+            except ValueError as error:
+                problems.append(f"config key '{where}.search_space': {error}")
+            for param, spec in found.search_space.items():  # the ends of a range must be valid values
+                for end in ("low", "high"):
+                    try:
+                        found.model.parse_params({**found.defaults, param: spec[end]}, f"{end} {spec[end]}")
+                    except ValueError as error:
+                        problems.append(f"config key '{where}.search_space.{param}': {error}")
+        terms, given = set(found.model.cost_terms), set(found.cost_model)
+        if terms != given:
+            problems.append(f"config key '{where}.cost_model': {name}'s cost model has the coefficients "
+                            f"{', '.join(found.model.cost_terms)}; "
+                            + "; ".join(f"{label} {', '.join(sorted(names))}" for label, names in
+                                        (("missing", terms - given), ("unknown", given - terms)) if names))
+        elif not any(found.cost_model.values()):
+            problems.append(f"config key '{where}.cost_model': the coefficients cannot all be 0 (every training "
+                            "would be predicted free)")
+        try:
+            settings = found.training_settings(seed=0)
+        except (TypeError, ValueError) as error:
+            problems.append(f"config key '{where}.settings': {error}")
+            continue
+        if getattr(settings, "cooccurrence", None) == "sequence" and "window" in found.search_space:
+            problems.append(f"config key '{where}.search_space': window is unused with cooccurrence: sequence; "
+                            "leave it out of the search space")
+        if getattr(settings, "artist_augmentation", False) and name in config["models"] and \
+                not dataset.has("artists"):
+            problems.append(f"config key '{where}.settings.artist_augmentation': needs artists, but "
+                            f"{dataset.missing['artists']}")
+    parsed = []
+    for i, objective in enumerate(config["hpo"]["other_models"]["objectives"]):
+        try:
+            Objective.parse(objective)
+            parsed.append(objective)
+        except ValueError as error:
+            problems.append(f"config key 'hpo.other_models.objectives[{i}]': {error}")
+    problems += objective_problems(parsed, dataset, "hpo.other_models.objectives")
+    extra = sorted(set(config["final"]["models_seeds"]) - set(config["final"]["seeds"]))
+    if extra:
+        problems.append(f"config key 'final.models_seeds': {extra} not among final.seeds (the models table reuses "
+                        "the skip-gram models of final.seeds)")
     return problems
 
 

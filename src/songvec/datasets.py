@@ -100,12 +100,13 @@ def _file_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "dataset"
 
 
-def objective_problems(objectives: list[str], dataset: Dataset) -> list[str]:
-    """Config problems of ``hpo.objectives`` on ``dataset``: one per objective whose labels the data lacks,
-    unless the list is the paper's (:data:`songvec.objectives.PAPER_OBJECTIVES`), which runs what it can."""
+def objective_problems(objectives: list[str], dataset: Dataset, key: str = "hpo.objectives") -> list[str]:
+    """Config problems of ``hpo.objectives`` (or the list at config ``key``) on ``dataset``: one per objective
+    whose labels the data lacks, unless the list is the paper's (:data:`songvec.objectives.PAPER_OBJECTIVES`),
+    which runs what it can."""
     if tuple(objectives) == PAPER_OBJECTIVES:
         return []
-    return [f"config key 'hpo.objectives': {name} needs {Objective.parse(name).needs}, but "
+    return [f"config key '{key}': {name} needs {Objective.parse(name).needs}, but "
             f"{dataset.missing[Objective.parse(name).needs]}"
             for name in objectives if not dataset.has(Objective.parse(name).needs or "")]
 

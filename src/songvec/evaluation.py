@@ -25,7 +25,9 @@ from songvec.genres import UNKNOWN
 from songvec.hard_negatives import hard_negative_rate, sample_songs, songs_with_hard_negatives
 from songvec.sequences import DEFAULT_BATCH_EVENTS, Sequences, iter_sequences, song_counts
 from songvec.time_budget import CLOCKS, OverTimeBudget, TimeBudget, TrialPlan
-from songvec.training import TokenChunks, TrainingSettings, Word2VecParams, train_word2vec
+from songvec.models import MODELS, PAPER_MODEL, Model
+from songvec.models.baselines import Ranking, TrainedRanking
+from songvec.training import GENSIM_MAX_SENTENCE_TOKENS, TokenChunks, TrainedModel, load_vectors
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +125,7 @@ def evaluate_embedding(vectors: np.ndarray, track_ids: np.ndarray, data: Evaluat
     neighbour searches run ``threads`` threads (the calling rule's ``threads``)."""
     unit = neighbors.normalize(vectors)
     lookup = _row_lookup(track_ids)
-    metrics: dict[str, Any] = {"vocabulary_size": int(len(track_ids))}
-    per_pair = []
-    for kind in PAIR_KINDS:
-        rows, summary = next_song.evaluate_pairs(unit, lookup, data.pairs[kind], k=settings.k,
-                                                 oov_policy=settings.oov_policy,
-                                                 self_pairs=settings.self_pairs, threads=threads)
-        per_pair.append(rows.assign(kind=kind))
-        for key in ("hitrate", "ndcg", "n_pairs", "n_evaluated", "share_oov", "share_self"):
-            metrics[f"{key}_{kind}"] = summary[key]
-    metrics["hitrate"] = float(np.mean([metrics[f"hitrate_{kind}"] for kind in PAIR_KINDS]))
-    metrics["ndcg"] = float(np.mean([metrics[f"ndcg_{kind}"] for kind in PAIR_KINDS]))
+    metrics, per_pair = _next_song(next_song.CosineNeighbours(unit), lookup, data, settings, threads)
 
     genres, artists = _labels(track_ids, data.track_genres)
     vrc_space = unit if settings.vrc_normalize else np.asarray(vectors, dtype=np.float32)
@@ -150,7 +142,57 @@ def evaluate_embedding(vectors: np.ndarray, track_ids: np.ndarray, data: Evaluat
              "VRC genre %s, VRC artist %s", metrics["hitrate"], metrics["hitrate_in_set"],
              metrics["hitrate_out_of_set"], metrics["ndcg"], metrics["hardneg"], metrics["vrc_genre"],
              metrics["vrc_artist"])
-    return EmbeddingEvaluation(metrics, pd.concat(per_pair, ignore_index=True), songs)
+    return EmbeddingEvaluation(metrics, per_pair, songs)
+
+
+def evaluate_ranking(ranking: Ranking, data: EvaluationData, settings: EvaluationSettings, *,
+                     threads: int = 1) -> EmbeddingEvaluation:
+    """The metrics of a next-song baseline (:class:`songvec.models.baselines.Ranking`): HitRate and NDCG as
+    :func:`evaluate_embedding` computes them, on the same pairs; it has no vectors, so its VRC and HardNeg
+    are None (no song is sampled for HardNeg) and it has no coherence."""
+    metrics, per_pair = _next_song(ranking, _row_lookup(ranking.track_ids), data, settings, threads)
+    metrics |= {"vrc_genre": None, "vrc_artist": None, "hardneg": None, "hardneg_songs": 0}
+    log.info("metrics: HitRate %.4f (in-set %.4f, out-of-set %.4f), NDCG %.4f (a ranking: no VRC, HardNeg)",
+             metrics["hitrate"], metrics["hitrate_in_set"], metrics["hitrate_out_of_set"], metrics["ndcg"])
+    return EmbeddingEvaluation(metrics, per_pair, pd.DataFrame({"song": np.zeros(0, np.int64),
+                                                                "hardneg": np.zeros(0)}))
+
+
+def evaluate_trained(trained: TrainedModel | TrainedRanking, data: EvaluationData, settings: EvaluationSettings,
+                     *, coherence: bool = False, threads: int = 1) -> EmbeddingEvaluation:
+    """:func:`evaluate_embedding` of a trained embedding, :func:`evaluate_ranking` of a trained baseline."""
+    if isinstance(trained, TrainedRanking):
+        return evaluate_ranking(trained.ranking, data, settings, threads=threads)
+    return evaluate_embedding(trained.wv.vectors, np.asarray(trained.wv.index_to_key, dtype=np.int64), data,
+                              settings, coherence=coherence, threads=threads)
+
+
+def evaluate_saved(path, data: EvaluationData, settings: EvaluationSettings, *, coherence: bool = False,
+                   threads: int = 1) -> EmbeddingEvaluation:
+    """The metrics of a model saved by :func:`songvec.models.save`: vectors (``.kv``, with ``coherence`` on
+    request) or a baseline's ranking (``.npz``)."""
+    if str(path).endswith(".npz"):
+        return evaluate_ranking(Ranking.load(path), data, settings, threads=threads)
+    vectors, track_ids = load_vectors(path)
+    return evaluate_embedding(vectors, track_ids, data, settings, coherence=coherence, threads=threads)
+
+
+def _next_song(recommender: next_song.Recommender, lookup: np.ndarray, data: EvaluationData,
+               settings: EvaluationSettings, threads: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    """HitRate and NDCG of every kind of pair and their averages (the headline values), with the per-pair
+    rows of every kind (column ``kind``)."""
+    metrics: dict[str, Any] = {"vocabulary_size": int(recommender.n_rows)}
+    per_pair = []
+    for kind in PAIR_KINDS:
+        rows, summary = next_song.evaluate_pairs(recommender, lookup, data.pairs[kind], k=settings.k,
+                                                 oov_policy=settings.oov_policy,
+                                                 self_pairs=settings.self_pairs, threads=threads)
+        per_pair.append(rows.assign(kind=kind))
+        for key in ("hitrate", "ndcg", "n_pairs", "n_evaluated", "share_oov", "share_self"):
+            metrics[f"{key}_{kind}"] = summary[key]
+    metrics["hitrate"] = float(np.mean([metrics[f"hitrate_{kind}"] for kind in PAIR_KINDS]))
+    metrics["ndcg"] = float(np.mean([metrics[f"ndcg_{kind}"] for kind in PAIR_KINDS]))
+    return metrics, pd.concat(per_pair, ignore_index=True)
 
 
 def _variance_ratio(name: str, vectors: np.ndarray, labels: np.ndarray, unknown, min_group_size: int) -> dict:
@@ -234,41 +276,42 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 
 def configuration_evaluator(train: Sequences | Iterable[Sequences] | TokenChunks, data: EvaluationData,
-                            settings: EvaluationSettings, training: TrainingSettings,
-                            budget: TimeBudget | None = None, *, threads: int = 1,
-                            logger: logging.Logger | None = None):
-    """``evaluate(params) -> metrics`` for the HPO engine: train on ``train`` with the hyper-parameters
-    ``params`` (Word2VecParams fields), then compute the metrics on ``data`` with ``threads`` threads.
+                            settings: EvaluationSettings, training, budget: TimeBudget | None = None, *,
+                            model: Model | None = None, threads: int = 1, logger: logging.Logger | None = None):
+    """``evaluate(params) -> metrics`` for the HPO engine: train ``model`` (:mod:`songvec.models`; None: the
+    paper's skip-gram Word2Vec) on ``train`` with the hyper-parameters ``params`` and its settings
+    ``training`` (for Word2Vec a :class:`~songvec.training.TrainingSettings`), then compute the metrics on
+    ``data`` with ``threads`` threads.
 
     ``train``: the training sequences in memory or a re-iterable source of batches (a
     :class:`songvec.sequences.SequenceFile`, never loaded whole: read again on every epoch). Its
     vocabulary pass is made here, once for all the evaluations (:class:`songvec.training.TokenChunks`),
-    unless ``train`` is already a ``TokenChunks`` (cut at ``training.max_sentence_tokens``).
+    unless it is already a ``TokenChunks``.
 
     ``budget`` (:class:`songvec.time_budget.TimeBudget`) plans each training (its epochs, or
     :class:`~songvec.time_budget.TrialInfeasible` by the cost model before any training) and bounds its
     time; a training projected over the budget raises ``TrialInfeasible`` too. None: no time limit.
 
-    The returned metrics are the scalar ones of :func:`evaluate_embedding` plus the training seconds
-    on every clock and ``epochs`` (the epochs trained).
+    The returned metrics are the scalar ones of :func:`evaluate_trained` plus the training seconds
+    on every clock and, for a model with epochs in its settings (Word2Vec), ``epochs`` (those trained).
     """
+    model = model or MODELS[PAPER_MODEL]
     corpus = train if isinstance(train, TokenChunks) else \
-        TokenChunks(train, training.max_sentence_tokens, logger=logger)
+        TokenChunks(train, getattr(training, "max_sentence_tokens", GENSIM_MAX_SENTENCE_TOKENS), logger=logger)
+    epochs = getattr(training, "epochs", None)
 
     def evaluate(params: Mapping[str, Any]) -> dict:
-        params = Word2VecParams(**params)
-        plan = budget.plan(params, training.epochs) if budget is not None else TrialPlan(training.epochs, None)
-        trial_training = training if plan.epochs == training.epochs else \
-            dataclasses.replace(training, epochs=plan.epochs)
+        params = model.parse_params(params)
+        plan = budget.plan(params, epochs) if budget is not None else TrialPlan(epochs, None)
+        trial_training = training if plan.epochs == epochs else dataclasses.replace(training, epochs=plan.epochs)
         try:
-            model = train_word2vec(corpus, params, trial_training, time_budget_seconds=plan.budget_seconds,
-                                   budget_clock=plan.clock, logger=logger)
+            trained = model.train(corpus, params, trial_training, budget_seconds=plan.budget_seconds,
+                                  clock=plan.clock, logger=logger)
         except OverTimeBudget as over:
             raise over.as_infeasible() from over
-        result = evaluate_embedding(model.wv.vectors, np.asarray(model.wv.index_to_key, dtype=np.int64),
-                                    data, settings, threads=threads)
-        return (scalar_metrics(result.metrics) | {clock.record_key: model.record[clock.record_key]
+        result = evaluate_trained(trained, data, settings, threads=threads)
+        return (scalar_metrics(result.metrics) | {clock.record_key: trained.record[clock.record_key]
                                                   for clock in CLOCKS.values()}
-                | {"epochs": trial_training.epochs})
+                | ({"epochs": trial_training.epochs} if epochs is not None else {}))
 
     return evaluate

@@ -582,3 +582,50 @@ def tradeoff_figure(points: pd.DataFrame, best: pd.DataFrame, png_path: PathLike
         fig.legend(handles, labels, loc="outside right upper", title="study (trials shown)")
         ax.set_title("Every feasible HPO trial, validation metrics")
     save_figure(fig, png_path, pdf_path)
+
+
+# ----------------------------------------------------------------------------- the models table
+
+def models_figure(rows: pd.DataFrame, budget_seconds: float, png_path: PathLike, pdf_path: PathLike,
+                  k: int = 100) -> None:
+    """The models table (:func:`songvec.comparison.model_rows`) drawn: left, each row's test HitRate and NDCG
+    with their 95% confidence intervals; right, test HitRate against training CPU seconds (log scale) with
+    the time budget every study was held to (``budget_seconds``: factor x the skip-gram default's). Colours
+    are models; circles defaults, stars tuned configurations."""
+    models = list(dict.fromkeys(rows["model"]))
+    colour_of = dict(zip(models, _colours(len(models))))
+    labels = [f"{model} · {objective if isinstance(objective, str) else 'default'}"
+              for model, objective in zip(rows["model"], rows["objective"])]
+    tuned = rows["objective"].notna().to_numpy()
+    with matplotlib.rc_context(STYLE):
+        fig = _new_figure(11, 0.42 * len(rows) + 2.2)
+        left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])
+        y = np.arange(len(rows))[::-1]
+        for metric, offset, marker in (("hitrate", 0.14, "o"), ("ndcg", -0.14, "s")):
+            errors = np.abs(rows[[f"{metric}_low", f"{metric}_high"]].to_numpy(float).T
+                            - rows[metric].to_numpy(float))
+            left.errorbar(rows[metric], y + offset, xerr=errors, fmt=marker, color="0.2", ecolor="0.5",
+                          markersize=5, capsize=2, linestyle="none",
+                          label=f"{'HitRate' if metric == 'hitrate' else 'NDCG'}@{k}")
+        for yy, model in zip(y, rows["model"]):
+            left.axhspan(yy - 0.45, yy + 0.45, color=colour_of[model], alpha=0.12, linewidth=0)
+        left.set_yticks(y, labels)
+        left.set_xlabel("test value (mean over the pairs, 95% CI)")
+        left.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+        left.grid(axis="x", alpha=0.3)
+        for model in models:
+            mine = rows["model"] == model
+            for is_tuned, marker, size in ((False, "o", 60), (True, "*", 200)):
+                chosen = mine & (tuned == is_tuned)
+                right.scatter(rows.loc[chosen, "train_cpu_seconds"], rows.loc[chosen, "hitrate"], marker=marker,
+                              s=size, color=colour_of[model], edgecolors="black", linewidths=0.6, zorder=3,
+                              label=model if not is_tuned else None)
+        right.axvline(budget_seconds, color="black", linestyle="--", linewidth=1.2,
+                      label="time budget of every trial")
+        right.set_xscale("log")
+        right.set_xlabel("training time (CPU seconds, log scale)")
+        right.set_ylabel(f"test HitRate@{k}")
+        right.grid(alpha=0.3)
+        right.legend(loc="best", title="model (star: tuned)")
+        fig.suptitle("Models on the test split: defaults and tuned configurations")
+    save_figure(fig, png_path, pdf_path)

@@ -36,23 +36,28 @@ class SettingResult:
 
 
 def collect(settings: Sequence[str], seeds: Sequence[int], metrics_paths: Sequence[str],
-            pairs_paths: Sequence[str], songs_paths: Sequence[str]) -> dict[str, SettingResult]:
+            pairs_paths: Sequence[str], songs_paths: Sequence[str] | None) -> dict[str, SettingResult]:
     """Read the evaluation outputs of every setting x seed.
 
     The path lists are setting-major (all seeds of the first setting, then the next), as Snakemake's
-    ``expand(setting=..., seed=...)`` produces them. Raises ``ValueError`` when the evaluated pairs or
-    songs differ between seeds or settings: paired tests need the same items everywhere.
+    ``expand(setting=..., seed=...)`` produces them. ``songs_paths`` None: no per-song values (HardNeg),
+    as for next-song baselines, which have none. Raises ``ValueError`` when the evaluated pairs or songs
+    differ between seeds or settings: paired tests need the same items everywhere.
     """
     expected = len(settings) * len(seeds)
-    for name, paths in (("metrics", metrics_paths), ("pairs", pairs_paths), ("songs", songs_paths)):
+    files = {"metrics": metrics_paths, "pairs": pairs_paths} | ({} if songs_paths is None else {"songs": songs_paths})
+    for name, paths in files.items():
         if len(paths) != expected:
             raise ValueError(f"{len(paths)} {name} files for {len(settings)} settings x {len(seeds)} seeds")
+    per_item_kinds = {metric: kind_column for metric, kind_column in PER_ITEM.items()
+                      if kind_column[0] in files}
     results, reference_items = {}, None
     for i, setting in enumerate(settings):
         block = slice(i * len(seeds), (i + 1) * len(seeds))
         metrics = [atomic.read_json(path) for path in metrics_paths[block]]
-        frames = {"pairs": [_evaluated_pairs(path) for path in pairs_paths[block]],
-                  "songs": [pd.read_parquet(path) for path in songs_paths[block]]}
+        frames = {"pairs": [_evaluated_pairs(path) for path in pairs_paths[block]]}
+        if songs_paths is not None:
+            frames["songs"] = [pd.read_parquet(path) for path in songs_paths[block]]
         items = {kind: [_item_keys(kind, frame) for frame in frames[kind]] for kind in frames}
         for kind, keys in items.items():
             reference = reference_items[kind] if reference_items else keys[0]
@@ -61,7 +66,7 @@ def collect(settings: Sequence[str], seeds: Sequence[int], metrics_paths: Sequen
                                  f"seeds or settings; paired tests need identical items")
         reference_items = reference_items or {kind: keys[0] for kind, keys in items.items()}
         per_item = {metric: np.mean([frame[column].to_numpy(np.float64) for frame in frames[kind]], axis=0)
-                    for metric, (kind, column) in PER_ITEM.items()}
+                    for metric, (kind, column) in per_item_kinds.items()}
         means = {metric: float(np.mean([m[metric] if m[metric] is not None else np.nan for m in metrics]))
                  for metric in TABLE_METRICS}
         results[setting] = SettingResult(means, per_item, len(seeds))

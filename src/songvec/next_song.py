@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -203,13 +204,42 @@ def sample_pairs(pairs: pd.DataFrame, max_pairs: int | None, seed: int) -> pd.Da
     return pairs.reset_index(drop=True) if rows is None else pairs.iloc[rows].reset_index(drop=True)
 
 
-def evaluate_pairs(vectors: np.ndarray, key_index, pairs: pd.DataFrame, k: int = 100,
+class Recommender(Protocol):
+    """What predicts next songs: ``n_rows`` songs, and ``recommend(rows, k, threads)``, the (Q, k) int64
+    rows of the k songs predicted after each query row, best first, never the query itself (-1 pads a
+    list shorter than k). :class:`CosineNeighbours` (an embedding) and
+    :class:`songvec.models.baselines.Ranking` (a baseline) are the two kinds."""
+
+    n_rows: int
+
+    def recommend(self, rows: np.ndarray, k: int, threads: int = 1) -> np.ndarray: ...
+
+
+class CosineNeighbours:
+    """The paper's prediction: the k exact nearest neighbours by cosine similarity of (V, d) unit
+    ``vectors`` (:func:`songvec.neighbors.normalize`), the query excluded."""
+
+    def __init__(self, vectors: np.ndarray):
+        require_unit_rows(vectors)
+        self.vectors = vectors
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.vectors)
+
+    def recommend(self, rows: np.ndarray, k: int, threads: int = 1) -> np.ndarray:
+        neighbours, _ = top_k(self.vectors[rows], self.vectors, k, exclude=rows, threads=threads)
+        return neighbours
+
+
+def evaluate_pairs(vectors: np.ndarray | Recommender, key_index, pairs: pd.DataFrame, k: int = 100,
                    oov_policy: str = "skip", self_pairs: str = "skip", threads: int = 1,
                    ) -> tuple[pd.DataFrame, dict]:
-    """HitRate@k and NDCG@k of next-song prediction by exact nearest neighbours.
+    """HitRate@k and NDCG@k of next-song prediction by exact nearest neighbours (or another recommender).
 
     Args:
-        vectors: (V, d) float32 unit rows (:func:`songvec.neighbors.normalize`).
+        vectors: (V, d) float32 unit rows (:func:`songvec.neighbors.normalize`), whose nearest
+            neighbours are the prediction (:class:`CosineNeighbours`); or any :class:`Recommender`.
         key_index: track id -> row of ``vectors``: a mapping (e.g. gensim's ``key_to_index``;
             keys int or int-like str) or an int array ``lookup`` with ``lookup[track_id]`` the row
             or -1.
@@ -237,11 +267,11 @@ def evaluate_pairs(vectors: np.ndarray, key_index, pairs: pd.DataFrame, k: int =
     missing = {"query", "target"} - set(pairs.columns)
     if missing:
         raise ValueError(f"pairs lack the column(s) {sorted(missing)}")
-    require_unit_rows(vectors)
+    recommender = CosineNeighbours(vectors) if isinstance(vectors, np.ndarray) else vectors
     queries = pairs["query"].to_numpy(dtype=np.int64)
     targets = pairs["target"].to_numpy(dtype=np.int64)
-    query_rows = vocabulary_rows(key_index, queries, len(vectors))
-    target_rows = vocabulary_rows(key_index, targets, len(vectors))
+    query_rows = vocabulary_rows(key_index, queries, recommender.n_rows)
+    target_rows = vocabulary_rows(key_index, targets, recommender.n_rows)
 
     in_vocab = (query_rows >= 0) & (target_rows >= 0)
     is_self = queries == targets
@@ -254,7 +284,7 @@ def evaluate_pairs(vectors: np.ndarray, key_index, pairs: pd.DataFrame, k: int =
     searched = np.flatnonzero(evaluated & in_vocab & ~is_self)
     if len(searched):
         unique_rows, which = np.unique(query_rows[searched], return_inverse=True)
-        neighbours, _ = top_k(vectors[unique_rows], vectors, k, exclude=unique_rows, threads=threads)
+        neighbours = recommender.recommend(unique_rows, k, threads=threads)
         ranks[searched] = _target_ranks(neighbours, which, target_rows[searched])
     hits = (ranks > 0).astype(np.int64)
     ndcg = np.zeros(len(pairs), dtype=np.float64)

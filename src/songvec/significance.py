@@ -4,6 +4,7 @@
 - :func:`table4_marks`: the arrows of Table 4 (↑ better than the default configuration, ⇑ better than the
   default *and* the best single-objective configuration; paired t-test at p < 0.01, Bonferroni).
 - :func:`pairwise_tests`: all pairwise comparisons of a set of configurations (Table 6 caption).
+- :func:`reference_marks`: ↑ / ↓, significantly better or worse than one reference (the models table).
 - :func:`mean_ci` (t-based, Fig. 1) and :func:`proportion_ci` (Wilson, HitRate per popularity bucket).
 """
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 ALTERNATIVES = ("greater", "less", "two-sided")
 #: Direction in which each Table 4 metric improves ("greater": larger is better).
 TABLE4_METRICS = {"hitrate": "greater", "ndcg": "greater", "hardneg": "less"}
-MARK_UP, MARK_UPUP = "up", "upup"
+MARK_UP, MARK_UPUP, MARK_DOWN = "up", "upup", "down"
 
 
 def paired_ttest(a, b, alternative: str = "greater") -> tuple[float, float]:
@@ -95,6 +96,20 @@ class Marks:
     alpha: float
 
 
+def _check_marks_arguments(per_item: Mapping, metrics: Mapping[str, str], alpha: float,
+                           **configurations: str | None) -> None:
+    """ValueError unless every metric's direction is ``"greater"`` or ``"less"``, 0 < ``alpha`` < 1 and each
+    named configuration (``default=...``, ``reference=...``; None: not used) is in ``per_item``."""
+    for metric, direction in metrics.items():
+        if direction not in ("greater", "less"):
+            raise ValueError(f"metrics[{metric!r}]={direction!r}: expected 'greater' or 'less'")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    for role, config in configurations.items():
+        if config is not None and config not in per_item:
+            raise ValueError(f"{role} configuration {config!r} not in per_item (has {sorted(per_item)})")
+
+
 def table4_marks(per_item: Mapping[str, Mapping[str, np.ndarray]], default: str = "default",
                  best_single: str | None = "HitRate", metrics: Mapping[str, str] | None = None,
                  alpha: float = 0.01) -> Marks:
@@ -119,15 +134,7 @@ def table4_marks(per_item: Mapping[str, Mapping[str, np.ndarray]], default: str 
     and ``"upup"`` when its test against ``best_single`` is significant as well.
     """
     metrics = dict(TABLE4_METRICS if metrics is None else metrics)
-    for metric, direction in metrics.items():
-        if direction not in ("greater", "less"):
-            raise ValueError(f"metrics[{metric!r}]={direction!r}: expected 'greater' or 'less'")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    if default not in per_item:
-        raise ValueError(f"default configuration {default!r} not in per_item (has {sorted(per_item)})")
-    if best_single is not None and best_single not in per_item:
-        raise ValueError(f"best_single configuration {best_single!r} not in per_item (has {sorted(per_item)})")
+    _check_marks_arguments(per_item, metrics, alpha, default=default, best_single=best_single)
     values = _aligned(per_item, metrics)
 
     rows = []
@@ -191,6 +198,42 @@ def pairwise_tests(per_item: Mapping[str, Mapping[str, np.ndarray]], metrics, al
     tests["p_bonferroni"] = bonferroni(tests["p"].to_numpy(), len(tests))
     tests["significant"] = tests["p_bonferroni"] < alpha
     return tests
+
+
+def reference_marks(per_item: Mapping[str, Mapping[str, np.ndarray]], reference: str, metrics: Mapping[str, str],
+                    alpha: float = 0.01) -> Marks:
+    """Marks of every configuration against one ``reference`` (the models table: every model against the
+    skip-gram default): two-sided paired t-tests (:func:`paired_ttest`) per metric, Bonferroni over all of
+    them (``M * (C - 1)`` tests for ``C`` configurations and ``M`` metrics). ``metrics``: metric -> direction
+    of improvement (``"greater"`` / ``"less"``); a significant difference is marked ``"up"`` when it is an
+    improvement, ``"down"`` when it is a deterioration. ``per_item`` as for :func:`table4_marks`; the
+    reference's own marks are ``""``. Returns :class:`Marks` (``tests`` with ``alternative`` two-sided and
+    ``direction``, the metric's)."""
+    _check_marks_arguments(per_item, metrics, alpha, reference=reference)
+    values = _aligned(per_item, metrics)
+    rows = []
+    for config in per_item:
+        if config == reference:
+            continue
+        for metric, direction in metrics.items():
+            a, b = values[config][metric], values[reference][metric]
+            t, p = paired_ttest(a, b, alternative="two-sided")
+            rows.append({"config": config, "metric": metric, "versus": reference, "alternative": "two-sided",
+                         "direction": direction, "n_items": len(a), "mean_config": float(a.mean()),
+                         "mean_versus": float(b.mean()), "t": t, "p": p})
+    tests = pd.DataFrame(rows, columns=["config", "metric", "versus", "alternative", "direction", "n_items",
+                                        "mean_config", "mean_versus", "t", "p"])
+    tests["p_bonferroni"] = bonferroni(tests["p"].to_numpy(), len(tests)) if len(tests) else \
+        pd.Series(dtype=np.float64)
+    tests["significant"] = tests["p_bonferroni"] < alpha
+    marks = {config: dict.fromkeys(metrics, "") for config in per_item}
+    for row in tests.itertuples():
+        if row.significant:
+            better = (row.t > 0) == (row.direction == "greater")
+            marks[row.config][row.metric] = MARK_UP if better else MARK_DOWN
+    log.info("marks against %s: %d two-sided paired t-tests, Bonferroni alpha %.3g / %d, %d significant",
+             reference, len(tests), alpha, max(len(tests), 1), int(tests["significant"].sum()))
+    return Marks(marks=marks, tests=tests, n_tests=len(tests), alpha=alpha)
 
 
 def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:

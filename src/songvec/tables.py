@@ -28,7 +28,7 @@ TABLE4_FORMATS = {"hitrate": ".4f", "ndcg": ".4f", "hardneg": ".4f", "vrc_genre"
 #: Number formats of Table 6: Table 4's and the optimisation time of this run (minutes) or the paper's (hours).
 TABLE6_FORMATS = dict(TABLE4_FORMATS, opt_time_minutes=".1f")
 PAPER_TABLE6_FORMATS = dict(TABLE4_FORMATS, opt_time_hours=".0f")
-MARK_SYMBOLS = {"": "", "up": "↑", "upup": "⇑"}
+MARK_SYMBOLS = {"": "", "up": "↑", "upup": "⇑", "down": "↓"}
 #: Metric names used in the paper CSV's ``marks`` column that differ from the row keys.
 PAPER_MARK_ALIASES = {"hr": "hitrate"}
 PAPER_SUFFIX = " (paper)"
@@ -90,6 +90,35 @@ def table4(rows: Sequence[Mapping], marks: Mapping[str, Mapping[str, str]] | Non
         if extra:
             log.info("table4: %d paper rows have no configuration of ours and are not shown: %s", len(extra), extra)
     return table
+
+
+#: The models table's columns (:func:`songvec.comparison.model_rows`) -> headers, and their formats.
+MODELS_COLUMNS = {"model": "Model", "objective": "Objective", "hitrate": "HitRate", "ndcg": "NDCG",
+                  "vrc_genre": "VRCGenre", "vrc_artist": "VRCArtist", "train_cpu_seconds": "Training CPU s",
+                  "trials": "Trials (feasible)", "study_wall_seconds": "Study wall min"}
+MODELS_FORMATS = {"hitrate": ".4f", "ndcg": ".4f", "vrc_genre": ".1f", "vrc_artist": ".3f",
+                  "train_cpu_seconds": ".1f", "study_wall_seconds": lambda seconds: f"{seconds / 60:.1f}"}
+NO_VECTORS = "n/a (a ranking)"
+
+
+def models_table(rows: pd.DataFrame, marks: Mapping[str, Mapping[str, str]] | None = None,
+                 not_applicable: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Display table of the models table: one row per row of :func:`songvec.comparison.model_rows`, with
+    the marks (config -> metric -> ``""``/``"up"``/``"down"``) after HitRate and NDCG. A ranking baseline's
+    VRC columns read :data:`NO_VECTORS`; ``not_applicable`` (metric key -> text) as for :func:`table4`."""
+    marks = marks or {}
+    shown = rows.assign(objective=rows["objective"].fillna("default"), trials=[
+        None if pd.isna(n) else f"{int(n)} ({int(f)})" for n, f in zip(rows["trials"], rows["feasible_trials"])])
+    table = format_table(shown[list(MODELS_COLUMNS)], MODELS_FORMATS)
+    for metric in ("hitrate", "ndcg"):
+        table[metric] = [value + _symbol(marks.get(config, {}).get(metric, ""))
+                         for value, config in zip(table[metric], rows["config"])]
+    ranking = (rows["kind"] == "ranking").to_numpy()
+    for metric in ("vrc_genre", "vrc_artist"):
+        table.loc[ranking, metric] = NO_VECTORS
+    table = table.rename(columns=MODELS_COLUMNS)
+    return with_not_applicable(table, {MODELS_COLUMNS[m]: text for m, text in (not_applicable or {}).items()
+                                       if m in MODELS_COLUMNS})
 
 
 def with_not_applicable(table: pd.DataFrame, not_applicable: Mapping[str, str]) -> pd.DataFrame:
@@ -315,7 +344,7 @@ def _markdown_escape(text: str) -> str:
 
 _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
           "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "↑": r"$\uparrow$",
-          "⇑": r"$\Uparrow$", "≥": r"$\geq$", "\n": " "}
+          "⇑": r"$\Uparrow$", "↓": r"$\downarrow$", "≥": r"$\geq$", "\n": " "}
 
 
 def _latex_escape(text: str) -> str:

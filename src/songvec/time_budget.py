@@ -61,8 +61,10 @@ class CostModel:
     ``vector_size`` floats (``per_sample_dim``) plus a fixed cost per sample (``per_sample``: drawing the
     negative from the cumulative table, the sigmoid lookup, the BLAS calls); ``per_token`` is what a token
     costs whatever the parameters (reading the corpus, the frequent-song down-sampling). The learning rate
-    and the sampling exponent do not change the cost. Only ratios of costs are used (:meth:`relative`), so
-    the unit does not matter; config ``hpo.cost_model`` holds the coefficients fitted on measured trainings
+    and the sampling exponent do not change the cost. The skip-gram's own budget uses ratios only
+    (:meth:`relative`); the other models' cost models are fitted in the same unit, CPU nanoseconds on the
+    same machine, so that their predictions compare with the skip-gram default's (:func:`songvec.models.
+    time_budget`). Config ``hpo.cost_model`` holds the coefficients fitted on measured trainings
     (``benchmarks/bench_cost_model.py``). The defaults are the textbook form (window+1)(negative+1)d.
     """
 
@@ -83,13 +85,25 @@ class CostModel:
         """Nanoseconds (in the coefficients' unit) to train one token for one epoch. ``pairs``: the
         context pairs per token of windows 1, 2, ... on the corpus (:func:`context_pairs`); window + 1
         where it does not reach."""
-        per_token_pairs = pairs[params.window - 1] if params.window <= len(pairs) else params.window + 1
-        samples = per_token_pairs * (params.negative + 1)
+        samples = pairs_per_token(params.window, pairs) * (params.negative + 1)
         return samples * (self.per_sample_dim * params.vector_size + self.per_sample) + self.per_token
+
+    @staticmethod
+    def terms(params: Word2VecParams, pairs: Sequence[float] = ()) -> dict[str, float]:
+        """What each coefficient multiplies in :meth:`cost` (per token and epoch), by the coefficient's name:
+        :meth:`cost` is the sum of the products."""
+        samples = pairs_per_token(params.window, pairs) * (params.negative + 1)
+        return {"per_sample_dim": samples * params.vector_size, "per_sample": samples, "per_token": 1.0}
 
     def relative(self, params: Word2VecParams, reference: Word2VecParams, pairs: Sequence[float] = ()) -> float:
         """Training cost of ``params`` relative to ``reference`` on the same corpus (``pairs``) and epochs."""
         return self.cost(params, pairs) / self.cost(reference, pairs)
+
+
+def pairs_per_token(window: int, pairs: Sequence[float] = ()) -> float:
+    """Mean (centre, context) pairs per token of ``window`` on a corpus of context ``pairs`` per token of
+    windows 1, 2, ... (:func:`context_pairs`); window + 1 (long sentences) where ``pairs`` does not reach."""
+    return pairs[window - 1] if window <= len(pairs) else window + 1
 
 
 def context_pairs(chunk_lengths: Mapping[int, int], windows: int) -> tuple[float, ...]:
@@ -169,17 +183,23 @@ def epochs_within_budget(params: Word2VecParams, reference: Word2VecParams, epoc
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     if not budget_factor > 0:
         raise ValueError(f"budget_factor must be > 0, got {budget_factor!r}")
-    affordable = math.floor(epochs * budget_factor / model.relative(params, reference, pairs) + 1e-9)
-    return int(min(epochs, affordable))
+    return _affordable_epochs(model.relative(params, reference, pairs), epochs, budget_factor)
+
+
+def _affordable_epochs(relative: float, epochs: int, budget_factor: float) -> int:
+    """Most epochs, at most ``epochs``, of a training ``relative`` x the reference's time per epoch that fit
+    in ``budget_factor`` x the reference's ``epochs``."""
+    return int(min(epochs, math.floor(epochs * budget_factor / relative + 1e-9)))
 
 
 @dataclasses.dataclass(frozen=True)
 class TrialPlan:
-    """How one configuration trains: ``epochs``, and ``budget_seconds`` to enforce on ``clock`` (a key of
-    :data:`CLOCKS`) while it trains (None: not held to a measured budget, as the reference configuration
-    itself, or every configuration when the cost model alone decides)."""
+    """How one configuration trains: ``epochs`` (None: a model whose settings have no epochs the budget may
+    scale, :mod:`songvec.models`), and ``budget_seconds`` to enforce on ``clock`` (a key of :data:`CLOCKS`)
+    while it trains (None: not held to a measured budget, as the reference configuration itself, or every
+    configuration when the cost model alone decides)."""
 
-    epochs: int
+    epochs: int | None
     budget_seconds: float | None
     clock: str = "cpu"
 
@@ -200,9 +220,15 @@ class TimeBudget:
     turns this off (``model`` needs no margin: it rejects whatever is predicted over the budget).
     ``pairs``: the context pairs per token of windows 1, 2, ... on the training corpus
     (:func:`context_pairs`; empty: window + 1), so that costs are relative on the same data.
+
+    Another model than the reference's is held to the same budget (equal training cost, README "Models"):
+    ``relative`` then predicts a configuration's training time as a multiple of the reference's, by the two
+    models' cost models in the same unit (:func:`songvec.models.time_budget`), and ``reference`` is None: none
+    of its configurations is the reference. Everything else (``clock``, ``constraint``, the margin) applies
+    unchanged.
     """
 
-    reference: Word2VecParams
+    reference: Word2VecParams | None
     reference_seconds: float
     factor: float = 1.25
     clock: str = "cpu"
@@ -210,6 +236,7 @@ class TimeBudget:
     prediction_margin: float | None = None
     cost_model: CostModel = CostModel()
     pairs: tuple[float, ...] = ()
+    relative: Callable[[Any], float] | None = None
 
     def __post_init__(self):
         if self.clock not in TIME_MEASURES:
@@ -221,6 +248,8 @@ class TimeBudget:
                 raise ValueError(f"time budget {name} must be > 0, got {getattr(self, name)!r}")
         if self.prediction_margin is not None and not self.prediction_margin > 0:
             raise ValueError(f"prediction_margin must be > 0 or None, got {self.prediction_margin!r}")
+        if self.reference is None and self.relative is None:
+            raise ValueError("a time budget needs the reference configuration or a relative cost")
 
     @classmethod
     def from_config(cls, hpo: Mapping[str, Any], reference: Word2VecParams, reference_record: Mapping[str, Any],
@@ -243,16 +272,25 @@ class TimeBudget:
         """The budget of one trial's training, in seconds (predicted ones with ``clock`` ``model``)."""
         return self.factor * self.reference_seconds
 
-    def _epochs_and_cost(self, params: Word2VecParams, epochs: int) -> tuple[int, float]:
-        """The epochs ``params`` trains (0: not even one fits, with ``scale_epochs``) and its predicted
-        training time as a multiple of the budget (for one epoch when none fits)."""
+    def relative_time(self, params) -> float:
+        """Predicted training time of ``params`` (for the reference's epochs) / the reference's."""
+        if self.relative is not None:
+            return self.relative(params)
+        return self.cost_model.relative(params, self.reference, self.pairs)
+
+    def _epochs_and_cost(self, params, epochs: int | None) -> tuple[int | None, float]:
+        """The epochs ``params`` trains (0: not even one fits, with ``scale_epochs``; None: a model without
+        epochs to scale) and its predicted training time as a multiple of the budget (for one epoch when
+        none fits)."""
+        relative = self.relative_time(params)
+        if epochs is None:
+            return None, relative / self.factor
         trained = epochs
         if self.constraint == "scale_epochs":
-            trained = epochs_within_budget(params, self.reference, epochs, self.factor, self.cost_model, self.pairs)
-        relative = self.cost_model.relative(params, self.reference, self.pairs)
+            trained = _affordable_epochs(relative, epochs, self.factor)
         return trained, relative * max(trained, 1) / (epochs * self.factor)
 
-    def predicted_violation(self, params: Word2VecParams, epochs: int) -> float:
+    def predicted_violation(self, params, epochs: int | None) -> float:
         """How far the cost model puts ``params`` (trained as :meth:`plan` would) over the budget:
         predicted time / budget - 1, > 0 exactly when the cost model says it does not fit (with
         ``scale_epochs``: not even one epoch). :meth:`plan` exempts the reference itself."""
@@ -261,22 +299,26 @@ class TimeBudget:
             return max(predicted - 1, 1e-9) if trained == 0 else min(predicted - 1, 0.0)
         return predicted - 1
 
-    def violation_predictor(self, epochs: int) -> Callable[[Mapping[str, Any]], float]:
-        """:meth:`predicted_violation` of a parameter dict (``Word2VecParams`` fields), for the HPO
-        engine's constraint-aware sampling (:mod:`songvec.hpo.sampling`)."""
-        from songvec.training import Word2VecParams
+    def violation_predictor(self, epochs: int | None,
+                            parse: Callable[[Mapping[str, Any]], Any] | None = None) -> Callable[[Mapping[str, Any]], float]:
+        """:meth:`predicted_violation` of a parameter dict, for the HPO engine's constraint-aware sampling
+        (:mod:`songvec.hpo.sampling`); ``parse`` turns the dict into the model's parameters
+        (:meth:`songvec.models.base.Model.parse_params`; None: ``Word2VecParams`` fields)."""
+        if parse is None:
+            from songvec.training import Word2VecParams
 
-        return lambda params: self.predicted_violation(Word2VecParams(**params), epochs)
+            parse = lambda params: Word2VecParams(**params)  # noqa: E731
+        return lambda params: self.predicted_violation(parse(params), epochs)
 
-    def plan(self, params: Word2VecParams, epochs: int) -> TrialPlan:
-        """How ``params`` trains when the reference trains ``epochs`` epochs; raises
-        :class:`TrialInfeasible` when the cost model already rules it out."""
-        if params == self.reference:
+    def plan(self, params, epochs: int | None) -> TrialPlan:
+        """How ``params`` trains when the reference trains ``epochs`` epochs (None: a model without epochs
+        to scale); raises :class:`TrialInfeasible` when the cost model already rules it out."""
+        if self.reference is not None and params == self.reference:
             return TrialPlan(epochs, None)
         trained, predicted = self._epochs_and_cost(params, epochs)
         budget = self.seconds
         if trained == 0:
-            cost = self.cost_model.relative(params, self.reference, self.pairs)
+            cost = self.relative_time(params)
             raise TrialInfeasible(f"one epoch costs {cost:.3g} x the reference's, more than the budget of "
                                   f"{self.factor:.3g} x its {epochs} epochs", violation=max(predicted - 1, 1e-9))
         if self.clock == "model":
@@ -292,6 +334,12 @@ class TimeBudget:
         return TrialPlan(trained, budget, self.clock)
 
     def describe(self) -> str:
+        if self.reference is None:
+            measured = "" if self.clock == "model" else \
+                f", and held to {self.seconds:.2f} {self.clock} seconds while it trains"
+            return (f"budget {self.factor:g} x the reference's training time ({self.reference_seconds:.2f} "
+                    f"{'CPU' if self.clock == 'model' else self.clock} seconds measured): each configuration's time "
+                    f"is predicted by its model's cost model against the reference's{measured} ({self.constraint})")
         if self.clock == "model":
             pairs = self.pairs[self.reference.window - 1] if self.reference.window <= len(self.pairs) else None
             return (f"budget {self.factor:g} x the reference's training cost by the cost model {self.cost_model}, "

@@ -1,8 +1,9 @@
-"""Skip-gram Word2Vec with negative sampling on listening sequences (paper 4.1, Table 3).
+"""Skip-gram Word2Vec with negative sampling on listening sequences (paper 4.1, Table 3), and its CBOW variant.
 
 Each listening sequence is a sentence and each track a word (token ``str(track_id)``). Training uses
-gensim's ``Word2Vec(sg=1, hs=0)``; :class:`Word2VecParams` holds the five hyper-parameters the paper
-tunes, :class:`TrainingSettings` everything else.
+gensim's ``Word2Vec(sg=1, hs=0)`` (``architecture="cbow"``: ``sg=0``, the mean of the context vectors
+predicts the centre song, :mod:`songvec.models`' ``word2vec_cbow``); :class:`Word2VecParams` holds the five
+hyper-parameters the paper tunes, :class:`TrainingSettings` everything else.
 
 Three things gensim does not do on its own:
 
@@ -55,6 +56,8 @@ from songvec.time_budget import CLOCKS, OverTimeBudget
 
 _log = logging.getLogger(__name__)
 
+ARCHITECTURES = {"skipgram": 1, "cbow": 0}
+"""gensim's ``sg`` flag of each architecture (CBOW averages the context vectors: ``cbow_mean=1``)."""
 GENSIM_MAX_SENTENCE_TOKENS = 10_000
 """gensim's compiled trainer keeps only the first 10,000 tokens of a sentence (MAX_SENTENCE_LEN)."""
 
@@ -351,8 +354,9 @@ class TrainedModel:
 def train_word2vec(corpus: Sequences | Iterable[Sequences] | TokenChunks, params: Word2VecParams = Word2VecParams(),
                    settings: TrainingSettings = TrainingSettings(), *,
                    time_budget_seconds: float | None = None, budget_clock: str = "cpu",
-                   logger: logging.Logger | None = None) -> TrainedModel:
-    """Train skip-gram Word2Vec with negative sampling on the track sequences of ``corpus``.
+                   architecture: str = "skipgram", logger: logging.Logger | None = None) -> TrainedModel:
+    """Train skip-gram Word2Vec with negative sampling on the track sequences of ``corpus``
+    (``architecture="cbow"``: continuous bag of words, the mean of the context).
 
     ``corpus``: the training sequences as a :class:`Sequences` in memory, a re-iterable source of
     batches (a :class:`~songvec.sequences.SequenceFile`, read again on every epoch, so memory holds one batch and the
@@ -368,6 +372,8 @@ def train_word2vec(corpus: Sequences | Iterable[Sequences] | TokenChunks, params
     """
     if budget_clock not in CLOCKS:
         raise ValueError(f"budget_clock must be one of {sorted(CLOCKS)}, got {budget_clock!r}")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {sorted(ARCHITECTURES)}, got {architecture!r}")
     log = logger or _log
     started = time.perf_counter()
     if not isinstance(corpus, TokenChunks):
@@ -378,7 +384,7 @@ def train_word2vec(corpus: Sequences | Iterable[Sequences] | TokenChunks, params
     if corpus.n_tokens == 0:
         raise ValueError("train_word2vec: the sequences hold no event")
     model = Word2Vec(
-        sg=1, hs=0, vector_size=params.vector_size, window=params.window,
+        sg=ARCHITECTURES[architecture], hs=0, vector_size=params.vector_size, window=params.window,
         ns_exponent=params.ns_exponent, negative=params.negative, alpha=params.alpha,
         min_alpha=settings.min_alpha, epochs=settings.epochs, min_count=settings.min_count,
         sample=settings.sample, seed=settings.seed, workers=settings.workers, batch_words=settings.batch_words,

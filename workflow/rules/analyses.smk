@@ -230,6 +230,53 @@ rule tradeoff_plot:
         "../../scripts/tradeoff_plot.py"
 
 
+rule models_table:
+    input:
+        metrics=final_outputs(MODELS_TABLE_SETTINGS, "test.json", seeds=MODELS_SEEDS),
+        pairs=final_outputs(MODELS_TABLE_SETTINGS, "test_pairs.parquet", seeds=MODELS_SEEDS),
+        records=final_outputs(
+            MODELS_TABLE_SETTINGS, "record.json", seeds=MODELS_SEEDS, folder="models"
+        ),
+        summaries=expand(f"{RESULTS}/hpo/{{study}}/summary.json", study=MODELS_TABLE_STUDIES),
+        reference_record=study_reference("HitRate"),
+    output:
+        csv=f"{RESULTS}/tables/models.csv",
+        markdown=f"{RESULTS}/tables/models.md",
+        html=report(
+            f"{RESULTS}/tables/models.html",
+            caption="../report/models.rst",
+            category="Tables",
+            labels={"table": "Models: other embeddings and baselines against skip-gram"},
+        ),
+        tests=f"{RESULTS}/tables/models_tests.csv",
+        png=report(
+            f"{RESULTS}/figures/models.png",
+            caption="../report/models_figure.rst",
+            category="Figures",
+            labels={"figure": "Models: test HitRate, NDCG and training time"},
+        ),
+        pdf=f"{RESULTS}/figures/models.pdf",
+    params:
+        rows=MODELS_TABLE_ROWS,
+        studies=MODELS_TABLE_STUDIES,
+        seeds=MODELS_SEEDS,
+        level=config["final"]["significance_level"],
+        not_applicable=DATASET.not_applicable(),
+        budget_factor=config["hpo"]["time_budget_factor"],
+        k=config["evaluation"]["k"],
+    log:
+        f"{RESULTS}/logs/models_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/models_table.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/analyses.yaml"
+    script:
+        "../../scripts/models_table.py"
+
+
 rule package_versions:
     output:
         report(

@@ -21,11 +21,12 @@ os.environ.update(
 
 from snakemake.logging import logger
 
+import songvec.models as song_models
 from songvec.config import check_config, scale_fractions, split_fractions
 from songvec.datasets import run_objectives
 from songvec.export import FORMATS as EXPORT_FORMATS
 from songvec.objectives import Objective
-from songvec.sequences import track_id_bound
+from songvec.sequences import count_events, track_id_bound
 
 DATASET = check_config(
     config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
@@ -53,6 +54,44 @@ if DATASET.missing:
         f"{DATASET.name}: {'; '.join(DATASET.missing.values())}: left out: {', '.join(left_out) or 'nothing'}"
     )
 TABLE4_SETTINGS = ["default"] + list(STUDIES)
+# The models compared with the paper's skip-gram (README "Models"): each other model's default is the setting
+# named after it, each of its studies "<model>-<objective>"; a ranking baseline is tuned on HitRate only.
+OTHER_MODELS = [m for m in config["models"] if m != song_models.PAPER_MODEL]
+OTHER_OBJECTIVES, _ = run_objectives(config["hpo"]["other_models"]["objectives"], DATASET)
+
+
+def model_objectives(model):
+    """The objectives a model other than the skip-gram is tuned on (none: nothing to tune)."""
+    if not song_models.options(config, model).tunable:
+        return []
+    if song_models.get(model).kind == "ranking":
+        return [o for o in OTHER_OBJECTIVES if o == "HitRate"]
+    return OTHER_OBJECTIVES
+
+
+MODEL_STUDIES = {
+    f"{model}-{Objective.parse(objective).study_name}": (model, objective)
+    for model in OTHER_MODELS
+    for objective in model_objectives(model)
+}
+SETTING_MODEL = {m: m for m in OTHER_MODELS} | {s: m for s, (m, _) in MODEL_STUDIES.items()}
+# One row per (model, objective): the skip-gram's default and its studies of the other models' objectives,
+# then each other model's default and studies. Built when another model runs.
+SKIPGRAM_ROWS = [Objective.parse(o).study_name for o in OTHER_OBJECTIVES]
+MODELS_TABLE_ROWS = (
+    {"default": {"model": song_models.PAPER_MODEL, "kind": "embedding", "objective": None}}
+    | {s: {"model": song_models.PAPER_MODEL, "kind": "embedding", "objective": STUDIES[s]}
+       for s in SKIPGRAM_ROWS if s in STUDIES}
+    | {
+        setting: {"model": model, "kind": song_models.get(model).kind, "objective": objective}
+        for model in OTHER_MODELS
+        for setting, objective in [(model, None)]
+        + [(s, o) for s, (m, o) in MODEL_STUDIES.items() if m == model]
+    }
+)
+MODELS_TABLE_SETTINGS = list(MODELS_TABLE_ROWS)
+MODELS_TABLE_STUDIES = [s for s, row in MODELS_TABLE_ROWS.items() if row["objective"] is not None]
+MODELS_SEEDS = config["final"]["models_seeds"]
 FIRST_SEED = config["final"]["seeds"][0]
 POPULARITY_OBJECTIVE = next(
     (name for name in OBJECTIVES if name == config["analyses"]["popularity"]["optimized"]),
@@ -67,6 +106,32 @@ MAX_VECTOR_SIZE = max(
     config["hpo"]["search_space"]["vector_size"]["high"],
 )
 MODEL_BYTES_PER_SONG = 8 * MAX_VECTOR_SIZE + 400
+# A co-occurrence matrix entry while counting and factorising: the pairs (int32 rows, float64 weight), the
+# CSR matrix and its SPPMI or GloVe copy (about 40 bytes per pair of plays within the window, both orders).
+COOCCURRENCE_BYTES = 40
+
+
+def setting_model(setting):
+    """The model a setting trains: another model's default or study, else the paper's skip-gram."""
+    return SETTING_MODEL.get(setting, song_models.PAPER_MODEL)
+
+
+def model_options(model):
+    """A model's part of the config (songvec.models.ModelOptions) as JSON-able data, for rule params."""
+    return song_models.options(config, model).as_dict()
+
+
+def model_artifact(setting, seed):
+    """The file a trained setting is saved to: vectors.kv (an embedding) or ranking.npz (a baseline)."""
+    kind = song_models.get(setting_model(setting)).kind
+    return f"{RESULTS}/models/{setting}/seed-{seed}/{song_models.ARTIFACTS[kind]}"
+
+
+def settings_of_kind(kind):
+    """The settings (default, studies, spaces...) whose model is of ``kind`` (embedding, ranking)."""
+    every = ["default", *STUDIES, *PARETO, *SCALE_STUDIES, *COHERENCE_SPACES, *SETTING_MODEL]
+    every += [f"default-{study_sample(study)}" for study in SCALE_STUDIES]
+    return [s for s in every if song_models.get(setting_model(s)).kind == kind]
 
 
 def names_pattern(names):
@@ -163,7 +228,20 @@ def study_objective(study):
         return "pareto"
     if study in SCALE_STUDIES:
         return "HitRate"
+    if study in MODEL_STUDIES:
+        return MODEL_STUDIES[study][1]
     return STUDIES[study]
+
+
+def study_model_inputs(wildcards):
+    """A study of another model than the skip-gram, for a lambda objective, also reads its default's
+    validation metrics (its time budget needs no measurement of its own: the cost models, README "Models")."""
+    if wildcards.study not in MODEL_STUDIES:
+        return {}
+    model, objective = MODEL_STUDIES[wildcards.study]
+    if Objective.parse(objective).needs_default_metrics:
+        return {"model_metrics": f"{RESULTS}/metrics/{model}/seed-{SEED}/valid.json"}
+    return {}
 
 
 def study_sample(study):
@@ -210,15 +288,17 @@ def setting_params(wildcards):
         return []
     if wildcards.setting in COHERENCE_SPACES:
         return [f"{RESULTS}/coherence/{wildcards.setting}.json"]
+    if wildcards.setting in OTHER_MODELS:
+        return []
     return [f"{RESULTS}/hpo/{wildcards.setting}/best.json"]
 
 
-def final_outputs(settings, name):
-    """Evaluation outputs ``name`` of every setting x final seed, setting-major."""
+def final_outputs(settings, name, seeds=config["final"]["seeds"], folder="metrics"):
+    """Outputs ``name`` of every setting x final seed under ``folder``, setting-major."""
     return expand(
-        f"{RESULTS}/metrics/{{setting}}/seed-{{seed}}/{name}",
+        f"{RESULTS}/{folder}/{{setting}}/seed-{{seed}}/{name}",
         setting=settings,
-        seed=config["final"]["seeds"],
+        seed=seeds,
     )
 
 
@@ -243,6 +323,8 @@ def all_targets():
         targets.append(f"{RESULTS}/figures/coherence_vs_vrc.png")
     if DATASET.has("genres"):  # every trial in the HitRate x VRC-genre plane
         targets.append(f"{RESULTS}/figures/tradeoff.png")
+    if OTHER_MODELS:
+        targets += [f"{RESULTS}/tables/models.md", f"{RESULTS}/figures/models.png"]
     return targets
 
 
@@ -282,6 +364,32 @@ def job_mem_mb(mb, attempt=1):
             "also grow with the vocabulary and hpo.search_space.vector_size.high)."
         )
     return mb * attempt if limit is None else min(mb * attempt, limit)
+
+
+def cooccurrence_mem_mb(model, sequences):
+    """MB a co-occurrence model (SPPMI-SVD, GloVe, the transitions) holds beside what Word2Vec would: its
+    matrix, up to COOCCURRENCE_BYTES per pair of plays of `sequences` at most its largest window apart."""
+    if not song_models.get(model).cooccurrence:
+        return 0
+    if not os.path.exists(sequences):
+        # Snakemake takes this as "to be determined": asked again once the input exists
+        raise FileNotFoundError(errno.ENOENT, "input not created yet", sequences)
+    window = song_models.options(config, model).largest().get("window", 1)
+    return COOCCURRENCE_BYTES * 2 * window * count_events(sequences) / 2**20
+
+
+def model_mem_mb(fixed_mb, song_bytes, model_of, batch_bytes=150):
+    """resources.mem_mb of a job training the model ``model_of(wildcards)``: streaming_mem_mb (vectors of
+    song_bytes per song beside a batch) plus its co-occurrence matrix (cooccurrence_mem_mb)."""
+
+    def mem_mb(wildcards, input, attempt):
+        base = streaming_mem_mb(
+            fixed_mb, song_bytes=song_bytes, batch_bytes=batch_bytes, sequences="train_masked"
+        )
+        extra = cooccurrence_mem_mb(model_of(wildcards), input.train_masked)
+        return job_mem_mb(int(base(wildcards, input, 1) + extra), attempt)
+
+    return mem_mb
 
 
 def input_size_mem_mb(fixed_mb, bytes_per_input_byte):

@@ -90,19 +90,21 @@ rule train_model:
         train_masked=setting_training,
         params=setting_params,
     output:
-        vectors=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/vectors.kv",
+        model=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/vectors.kv",
         record=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/record.json",
+    wildcard_constraints:
+        setting=names_pattern(settings_of_kind("embedding")),
     params:
         batch_events=config["streaming"]["batch_events"],
-        word2vec=config["word2vec"],
+        options=lambda wildcards: model_options(setting_model(wildcards.setting)),
     log:
         f"{RESULTS}/logs/train_model/{{setting}}/seed-{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_model/{{setting}}/seed-{{seed}}.tsv"
     threads: config["word2vec"]["workers"]
     resources:
-        mem_mb=streaming_mem_mb(
-            400, song_bytes=MODEL_BYTES_PER_SONG, batch_bytes=100, sequences="train_masked"
+        mem_mb=model_mem_mb(
+            400, MODEL_BYTES_PER_SONG, lambda w: setting_model(w.setting), batch_bytes=100
         ),
     conda:
         "../../envs/embeddings.yaml"
@@ -110,9 +112,23 @@ rule train_model:
         "../../scripts/train_model.py"
 
 
+# A next-song baseline (songvec.models.baselines) is saved as its ranking instead of vectors.
+use rule train_model as train_baseline with:
+    output:
+        model=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/ranking.npz",
+        record=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/record.json",
+    wildcard_constraints:
+        setting=names_pattern(settings_of_kind("ranking")) or "(?!)",
+    log:
+        f"{RESULTS}/logs/train_baseline/{{setting}}/seed-{{seed}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_baseline/{{setting}}/seed-{{seed}}.tsv"
+    threads: 1
+
+
 rule evaluate_model:
     input:
-        vectors=f"{RESULTS}/models/{{setting}}/seed-{{seed}}/vectors.kv",
+        model=lambda wildcards: model_artifact(wildcards.setting, wildcards.seed),
         in_set=f"{RESULTS}/data/pairs/in_set_{{split}}.parquet",
         out_of_set=f"{RESULTS}/data/pairs/{{split}}.parquet",
         genres=f"{RESULTS}/data/track_genres.parquet",
@@ -128,11 +144,15 @@ rule evaluate_model:
         batch_events=config["streaming"]["batch_events"],
         evaluation=config["evaluation"],
         seed=SEED,
+        # local coherence (section 4.3) feeds Fig. 1, which shows the skip-gram's spaces only
+        coherence=lambda wildcards: setting_model(wildcards.setting) == song_models.PAPER_MODEL,
     log:
         f"{RESULTS}/logs/evaluate_model/{{setting}}/seed-{{seed}}/{{split}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate_model/{{setting}}/seed-{{seed}}/{{split}}.tsv"
-    threads: 2
+    # One thread: the neighbour search's result does not depend on it, and a 2-thread job cannot start beside
+    # an HPO worker on 2 cores. On a larger machine: --set-threads evaluate_model=N
+    threads: 1
     resources:
         mem_mb=streaming_mem_mb(
             1500, song_bytes=MODEL_BYTES_PER_SONG + 1000, sequences="train_masked"

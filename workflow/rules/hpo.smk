@@ -3,6 +3,7 @@
 
 rule hpo_worker:
     input:
+        unpack(study_model_inputs),
         train_masked=lambda wildcards: study_training(wildcards.study),
         in_set=lambda wildcards: study_in_set_pairs(wildcards.study),
         out_of_set=f"{RESULTS}/data/pairs/valid.parquet",
@@ -17,6 +18,7 @@ rule hpo_worker:
         storage=lambda wildcards: study_storage(wildcards.study),
         study_name=lambda wildcards: study_name(wildcards.study),
         objective=lambda wildcards: study_objective(wildcards.study),
+        model=lambda wildcards: model_options(setting_model(wildcards.study)),
         hpo=config["hpo"],
         word2vec=config["word2vec"],
         evaluation=config["evaluation"],
@@ -27,9 +29,11 @@ rule hpo_worker:
     benchmark:
         f"{RESULTS}/benchmarks/hpo/{{study}}/worker-{{worker}}.tsv"
     threads: config["word2vec"]["workers"]
+    # the studies are the longest jobs: start each as soon as its inputs exist; final trainings fill in
+    priority: 10
     resources:
-        mem_mb=streaming_mem_mb(
-            1500, song_bytes=2 * MODEL_BYTES_PER_SONG + 1000, sequences="train_masked"
+        mem_mb=model_mem_mb(
+            1500, 2 * MODEL_BYTES_PER_SONG + 1000, lambda w: setting_model(w.study)
         ),
         runtime=24 * 60,
     conda:

@@ -86,17 +86,36 @@ class WorkerSettings:
 
     @classmethod
     def from_config(cls, hpo: Mapping[str, Any], word2vec: Mapping[str, Any], evaluation: Mapping[str, Any], *,
-                    seed: int, worker_index: int, pareto: bool = False) -> "WorkerSettings":
+                    seed: int, worker_index: int, pareto: bool = False,
+                    model: Mapping[str, Any] | None = None) -> "WorkerSettings":
         """The settings of worker ``worker_index`` of a study seeded ``seed``, from the config sections
         ``hpo``, ``word2vec`` (the search space's defaults) and ``evaluation``; ``pareto``: the
-        multi-objective study (its own ``hpo.pareto.max_trials`` and ``hpo.pareto.sampler``)."""
-        space = {name: {**spec, "default": word2vec["defaults"][name]} for name, spec in hpo["search_space"].items()}
+        multi-objective study (its own ``hpo.pareto.max_trials`` and ``hpo.pareto.sampler``). ``model``: a
+        study of another model than the paper's skip-gram, its options
+        (:meth:`songvec.models.ModelOptions.as_dict`: name, defaults, search space, settings), tuned with
+        ``hpo.other_models``' trials and the same sampler as the skip-gram's studies (``hpo.sampler``)."""
+        time = {k: hpo[k] for k in time_budget.CONFIG_KEYS}
+        if model is not None:
+            other = hpo["other_models"]
+            defaults, search_space = model["defaults"], model["search_space"]
+            trials = {"max_trials": other["max_trials"], "n_random_trials": other["random_trials"],
+                      "patience": other["patience"]}
+            # what a trial's metrics depend on besides its parameters (the thread count aside)
+            definition = {"model": {"name": model["name"], "defaults": defaults,
+                                    "settings": {k: v for k, v in model["settings"].items() if k != "workers"},
+                                    "cost_model": model["cost_model"]},
+                          "evaluation": evaluation, "time": time}
+        else:
+            defaults, search_space = word2vec["defaults"], hpo["search_space"]
+            trials = {"max_trials": hpo["pareto"]["max_trials"] if pareto else hpo["max_trials"],
+                      "n_random_trials": hpo["random_trials"], "patience": hpo["patience"]}
+            definition = {"word2vec": {k: v for k, v in word2vec.items() if k != "workers"},
+                          "evaluation": evaluation, "time": time}
+        space = {name: {**spec, "default": defaults[name]} for name, spec in search_space.items()}
         sampler = hpo["pareto"]["sampler"] if pareto else hpo["sampler"]
         return cls(
-            max_trials=hpo["pareto"]["max_trials"] if pareto else hpo["max_trials"],
+            **trials,
             space=SearchSpace.from_dict(space),
-            n_random_trials=hpo["random_trials"],
-            patience=hpo["patience"],
             seed=seed,
             worker_index=worker_index,
             sampler=sampler,
@@ -104,10 +123,7 @@ class WorkerSettings:
             constrained_sampling=hpo["constrained_sampling"],
             enqueue_default=hpo["enqueue_default"],
             heartbeat_interval=hpo["heartbeat_seconds"],
-            # what a trial's metrics depend on besides its parameters (gensim's thread count aside)
-            evaluation_definition={"word2vec": {k: v for k, v in word2vec.items() if k != "workers"},
-                                   "evaluation": evaluation,
-                                   "time": {k: hpo[k] for k in time_budget.CONFIG_KEYS}},
+            evaluation_definition=definition,
         )
 
     @property
