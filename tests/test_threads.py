@@ -97,7 +97,9 @@ def test_an_hpo_trial_evaluates_with_the_workers_threads(search_threads, threads
 
 def calls_with_thread_parameters(script: Path):
     """(call text, parameter, its argument) of every call in ``script`` to a songvec callable that has
-    a ``threads`` or ``workers`` parameter; the argument is None when the call leaves it out."""
+    a ``threads`` or ``workers`` parameter; the argument is None when the call leaves it out. A name
+    assigned the result of calling a songvec class (``options = models.ModelOptions(...)``) is that
+    class, so its methods' calls are seen too."""
     tree = ast.parse(script.read_text(encoding="utf-8"))
     names = {}
     for node in ast.walk(tree):
@@ -106,18 +108,29 @@ def calls_with_thread_parameters(script: Path):
             for alias in node.names:
                 names[alias.asname or alias.name] = (getattr(module, alias.name) if hasattr(module, alias.name)
                                                      else importlib.import_module(f"{node.module}.{alias.name}"))
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        chain, target = [], node.func
+
+    def resolve(target):
+        chain = []
         while isinstance(target, ast.Attribute):
             chain.insert(0, target.attr)
             target = target.value
         if not isinstance(target, ast.Name) or target.id not in names:
-            continue
-        function = names[target.id]
+            return None
+        found = names[target.id]
         for attribute in chain:
-            function = getattr(function, attribute)
+            found = getattr(found, attribute, None)
+        return found
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and isinstance(node.value, ast.Call) and inspect.isclass(resolve(node.value.func)):
+            names[node.targets[0].id] = resolve(node.value.func)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        function = resolve(node.func)
+        if function is None:
+            continue
         try:
             parameters = inspect.signature(function).parameters
         except (TypeError, ValueError):
@@ -136,6 +149,5 @@ def test_scripts_hand_their_rules_threads_to_every_call_that_takes_them():
             assert argument == "snakemake.threads", (
                 f"{script.name}: {call}(...) must get {parameter}=snakemake.threads, got {argument}")
     # the check sees the calls it is about (it would pass vacuously if the parsing missed them)
-    assert {"evaluate_model.py: evaluate_embedding", "hpo_worker.py: configuration_evaluator",
-            "hpo_worker.py: TrainingSettings.from_config", "train_model.py: TrainingSettings.from_config"} <= \
-        set(checked)
+    assert {"evaluate_model.py: evaluate_saved", "hpo_worker.py: configuration_evaluator",
+            "hpo_worker.py: options.training_settings", "train_model.py: options.training_settings"} <= set(checked)

@@ -25,16 +25,20 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 
 def test_dry_run_on_a_fresh_clone_shows_the_whole_paper(tmp_path):
     counts = job_counts(output_of(snakemake(tmp_path, "-n")))
-    # 7 objectives + the Pareto study + 3 scale studies, one worker each
-    assert counts["hpo_worker"] == 11 and counts["hpo_summary"] == 11
+    # 7 objectives + the Pareto study + 3 scale studies, one worker each; and a HitRate study of each other
+    # tunable model (CBOW, SPPMI-SVD, GloVe, transitions)
+    assert counts["hpo_worker"] == 11 + 4 and counts["hpo_summary"] == 11 + 4
     # default + 7 studies + 3 scale studies, 3 seeds each, the HPO reference model (seed 42) and the scale
-    # studies' references (the default on each subsample), and the 7 spaces of Fig. 1
-    assert counts["train_model"] == 1 + 3 * 11 + 3 + 7
-    # on test: the 11 settings x 3 seeds and the 7 spaces; on validation: the HPO reference
-    assert counts["evaluate_model"] == 3 * 11 + 7 + 1
+    # studies' references (the default on each subsample), and the 7 spaces of Fig. 1; and the other vector
+    # models' default and tuned configuration, with the models table's one seed
+    assert counts["train_model"] == 1 + 3 * 11 + 3 + 7 + 3 * 2
+    assert counts["train_baseline"] == 1 + 2  # popularity; the transitions' default and tuned
+    # on test: the 11 settings x 3 seeds, the 7 spaces and the 9 other models' rows; on validation: the HPO
+    # reference
+    assert counts["evaluate_model"] == 3 * 11 + 7 + 9 + 1
     for rule in ("generate_demo", "ingest_events", "map_genres", "split_sequences", "dataset_statistics",
                  "mine_hard_negatives", "table4", "popularity_analysis", "coherence_vs_vrc",
-                 "play_rate_analysis", "scale_table", "tradeoff_plot", "package_versions"):
+                 "play_rate_analysis", "scale_table", "tradeoff_plot", "package_versions", "models_table"):
         assert counts[rule] == 1, rule
 
 
@@ -310,7 +314,9 @@ def test_a_table_without_genres_or_artists_runs_the_hitrate_study_and_table4(dem
         assert cells[header.strip("|").split("|").index(" VRCGenre ")] == "n/a (no genres in the data)"
         assert cells[header.strip("|").split("|").index(" VRCArtist ")] == "n/a (no artists in the data)"
     assert "n/a (no genres in the data)" in (results / "tables" / "table6.md").read_text()
-    assert sorted(path.name for path in (results / "hpo").iterdir()) == ["HitRate", "HitRate-sample0.5"]
+    assert sorted(path.name for path in (results / "hpo").iterdir()) == [
+        "HitRate", "HitRate-sample0.5", "glove-HitRate", "sppmi_svd-HitRate", "transitions-HitRate",
+        "word2vec_cbow-HitRate"]
     assert not (results / "figures" / "tradeoff.png").exists()  # its axis is VRC-genre
     # string ids were mapped to dense ids, the maps kept beside the sequences
     songs = pd.read_parquet(results / "data" / "table" / "track_id.parquet")

@@ -80,8 +80,11 @@ SETTING_MODEL = {m: m for m in OTHER_MODELS} | {s: m for s, (m, _) in MODEL_STUD
 SKIPGRAM_ROWS = [Objective.parse(o).study_name for o in OTHER_OBJECTIVES]
 MODELS_TABLE_ROWS = (
     {"default": {"model": song_models.PAPER_MODEL, "kind": "embedding", "objective": None}}
-    | {s: {"model": song_models.PAPER_MODEL, "kind": "embedding", "objective": STUDIES[s]}
-       for s in SKIPGRAM_ROWS if s in STUDIES}
+    | {
+        s: {"model": song_models.PAPER_MODEL, "kind": "embedding", "objective": STUDIES[s]}
+        for s in SKIPGRAM_ROWS
+        if s in STUDIES
+    }
     | {
         setting: {"model": model, "kind": song_models.get(model).kind, "objective": objective}
         for model in OTHER_MODELS
@@ -235,7 +238,8 @@ def study_objective(study):
 
 def study_model_inputs(wildcards):
     """A study of another model than the skip-gram, for a lambda objective, also reads its default's
-    validation metrics (its time budget needs no measurement of its own: the cost models, README "Models")."""
+    validation metrics (its time budget needs no measurement of its own: the cost models, README "Models").
+    """
     if wildcards.study not in MODEL_STUDIES:
         return {}
     model, objective = MODEL_STUDIES[wildcards.study]
@@ -368,7 +372,8 @@ def job_mem_mb(mb, attempt=1):
 
 def cooccurrence_mem_mb(model, sequences):
     """MB a co-occurrence model (SPPMI-SVD, GloVe, the transitions) holds beside what Word2Vec would: its
-    matrix, up to COOCCURRENCE_BYTES per pair of plays of `sequences` at most its largest window apart."""
+    matrix, up to COOCCURRENCE_BYTES per pair of plays of `sequences` at most its largest window apart.
+    """
     if not song_models.get(model).cooccurrence:
         return 0
     if not os.path.exists(sequences):

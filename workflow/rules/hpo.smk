@@ -29,15 +29,13 @@ rule hpo_worker:
     benchmark:
         f"{RESULTS}/benchmarks/hpo/{{study}}/worker-{{worker}}.tsv"
     threads: config["word2vec"]["workers"]
-    # the studies are the longest jobs: start each as soon as its inputs exist; final trainings fill in
-    priority: 10
     resources:
-        mem_mb=model_mem_mb(
-            1500, 2 * MODEL_BYTES_PER_SONG + 1000, lambda w: setting_model(w.study)
-        ),
+        mem_mb=model_mem_mb(1500, 2 * MODEL_BYTES_PER_SONG + 1000, lambda w: setting_model(w.study)),
         runtime=24 * 60,
     conda:
         "../../envs/hpo.yaml"
+    # the studies are the longest jobs: start each as soon as its inputs exist; final trainings fill in
+    priority: 10
     script:
         "../../scripts/hpo_worker.py"
 
