@@ -1,8 +1,9 @@
 """GloVe-style song vectors: weighted least squares on the global co-occurrence matrix (the MuSE seed).
 
 MuSE ("Musical Semantic Embeddings", Lee & Sarvesh, Stanford CS 229 report) embeds songs with GloVe's
-objective (Pennington et al., EMNLP 2014) on a global co-occurrence matrix M of songs, with one vector w_i and one bias b_i per song (no separate
-context vectors: a song's co-occurrence is symmetric), minimising over the ordered pairs i != j
+objective (Pennington et al., EMNLP 2014) on a global co-occurrence matrix M of songs, with one vector w_i and
+one bias b_i per song (no separate context vectors: a song's co-occurrence is symmetric), minimising over the
+ordered pairs i != j
 
     J = sum f(M_ij) (w_i . w_j + b_i + b_j - log M_ij)^2,   f(x) = min(1, (x / x_max)^weight_exponent)
 
