@@ -420,12 +420,17 @@ def main() -> None:
     print("\n".join(report))
 
 
+def workflow_inputs(args) -> tuple[dict, tuple]:
+    """The checked config and :func:`load`'s HPO inputs of the results folder the arguments name."""
+    config = yaml.safe_load(args.config.read_text())
+    dataset = check_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    return config, load(args.results or REPO / "results" / dataset.name, config)
+
+
 def measure(args) -> dict:
     """Parts 1 and 2; the raw results are saved to ``--out``/samplers.json after every repeat of part 1, so
     an interrupted run still leaves its finished repeats to ``--report-from``."""
-    config = yaml.safe_load(args.config.read_text())
-    dataset = check_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
-    loaded = load(args.results or REPO / "results" / dataset.name, config)
+    config, loaded = workflow_inputs(args)
     args.out.mkdir(parents=True, exist_ok=True)
     saved = {"args": {k: str(v) for k, v in vars(args).items()}, "parallel": []}
 
@@ -445,9 +450,7 @@ def measure(args) -> dict:
 
 def measure_parallel(args, saved: dict) -> dict:
     """Part 2 alone, its targets from part-1 runs measured earlier; saved with them to ``--out``."""
-    config = yaml.safe_load(args.config.read_text())
-    dataset = check_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
-    loaded = load(args.results or REPO / "results" / dataset.name, config)
+    config, loaded = workflow_inputs(args)
     _, targets = table(saved["runs"], args.objectives, args.setups)
     saved = {**saved, "args": {**saved["args"], "parallel_max_trials": str(args.parallel_max_trials)},
              "parallel": run_parallel(args, config, *loaded, targets)}
